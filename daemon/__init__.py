@@ -1,0 +1,1 @@
+"""The fairscribe service: store, fair-share policy, scheduler, workers, engines, socket server."""

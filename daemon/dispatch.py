@@ -1,0 +1,165 @@
+"""The dispatch pass: read demand, ask the fair-share policy, lease tasks, hand them to workers.
+
+One pass runs inside one write transaction holding the global dispatch lock, so that nodes sharing a
+PostgreSQL store never grant the same free slot twice and a pool's capacity is the account's, not the
+node's. The pass also publishes which users hold more than their share, so that their workers hand a
+slot back at the next file boundary when a newcomer waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fairscribe.daemon.accounts import Account, Accounts
+from fairscribe.daemon.batching import BatchSizer
+from fairscribe.daemon.db import Database
+from fairscribe.daemon.engines.registry import EngineRegistry
+from fairscribe.daemon.fairshare import Decision, PoolState, UserState, allocate
+from fairscribe.daemon.models import utcnow
+from fairscribe.daemon.settings import Settings
+from fairscribe.daemon.store import ClaimedTask, Demand, Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEY_WORKERS = 5
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Tasks one worker slot runs one after another."""
+
+    id: str
+    user_id: int
+    user: str
+    pool: str
+    tasks: tuple[ClaimedTask, ...]
+
+
+@dataclass
+class Snapshot:
+    """The latest pass, for meters and the watchdog."""
+
+    demand: list[Demand] = field(default_factory=list)
+    decision: Decision | None = None
+    capacities: dict[str, int] = field(default_factory=dict)
+    accounts: dict[int, Account] = field(default_factory=dict)
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, db: Database, store: Store, accounts: Accounts,
+                 registry: EngineRegistry, sizer: BatchSizer, start_claim: Callable[[Claim], None]) -> None:
+        self.settings = settings
+        self.db = db
+        self.store = store
+        self.accounts = accounts
+        self.registry = registry
+        self.sizer = sizer
+        self.start_claim = start_claim
+        self.local_threads = sum(registry.pool_capacities().values())
+        self.snapshot = Snapshot()
+        self._lock = threading.Lock()
+        self._active: dict[str, Claim] = {}
+        self._give_back: dict[tuple[str, int], int] = {}
+
+    # Claims this node runs -------------------------------------------------------------------
+
+    def active_claims(self) -> list[str]:
+        with self._lock:
+            return list(self._active)
+
+    def claim_finished(self, claim: Claim) -> None:
+        with self._lock:
+            self._active.pop(claim.id, None)
+
+    def should_give_back(self, claim: Claim) -> bool:
+        """True once for each slot the policy asked this user to hand back in this pool."""
+        with self._lock:
+            key = (claim.pool, claim.user_id)
+            if self._give_back.get(key, 0) <= 0:
+                return False
+            self._give_back[key] -= 1
+            return True
+
+    # The pass -------------------------------------------------------------------------------
+
+    def capacities(self, accounts: dict[int, Account]) -> dict[str, int]:
+        capacities = dict(self.registry.pool_capacities())
+        for account in accounts.values():
+            if account.has_own_key:
+                credentials = self.accounts.credentials(account.id).values
+                pool = self.registry.get("assemblyai").pool_for(credentials)
+                capacities[pool.key] = pool.capacity
+        return capacities
+
+    def run_pass(self) -> int:
+        """One dispatch pass; returns how many claims it started."""
+        accounts = self.accounts.all()
+        capacities = self.capacities(accounts)
+        now = utcnow()
+        started: list[Claim] = []
+        with self.db.write() as conn:
+            self.db.lock(conn, "fairscribe-dispatch")
+            demand = self.store.demand(conn, now)
+            users = _user_states(demand, accounts)
+            pools = [PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))]
+            decision = allocate(pools, users, self.settings.max_concurrent_users)
+            with self._lock:
+                free_threads = self.local_threads - len(self._active)
+            lease_until = self.store.leases_until(self.settings.lease_seconds)
+            for (pool, user_name), slots in sorted(decision.grants.items()):
+                account = next(a for a in accounts.values() if a.name == user_name)
+                for _ in range(min(slots, free_threads)):
+                    claim_id = uuid.uuid4().hex
+                    tasks = self.store.claim(
+                        conn, user_id=account.id, pool=pool, limit=self.sizer.claim_size(user_name, pool),
+                        claim_id=claim_id, owner=self.settings.node_id, lease_until=lease_until, now=now,
+                    )
+                    if not tasks:
+                        break
+                    started.append(Claim(claim_id, account.id, user_name, pool, tuple(tasks)))
+                    free_threads -= 1
+        with self._lock:
+            for claim in started:
+                self._active[claim.id] = claim
+            self._give_back = _give_back_quota(decision, demand, accounts)
+            self.snapshot = Snapshot(demand, decision, capacities, accounts)
+        for claim in started:
+            self.start_claim(claim)
+        return len(started)
+
+
+def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[UserState]:
+    by_user: dict[int, list[Demand]] = {}
+    for entry in demand:
+        by_user.setdefault(entry.user_id, []).append(entry)
+    states = []
+    for user_id, entries in by_user.items():
+        account = accounts[user_id]
+        states.append(UserState(
+            name=account.name,
+            weight=account.weight,
+            cap=account.max_workers,
+            running={e.pool: e.running for e in entries},
+            queued={e.pool: e.queued for e in entries},
+            arrival=min(e.arrival for e in entries),
+        ))
+    return states
+
+
+def _give_back_quota(decision: Decision, demand: list[Demand], accounts: dict[int, Account]) -> dict[tuple[str, int], int]:
+    """How many slots each over-share user should hand back: what they hold above their share."""
+    ids = {account.name: account.id for account in accounts.values()}
+    running = {(d.pool, d.user_id): d.running for d in demand}
+    quota: dict[tuple[str, int], int] = {}
+    for pool, user_name in decision.over_share:
+        user_id = ids[user_name]
+        share = decision.shares.get((pool, user_name), 0.0)
+        excess = running.get((pool, user_id), 0) - math.ceil(share)
+        if excess > 0:
+            quota[(pool, user_id)] = excess
+    return quota

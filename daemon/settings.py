@@ -1,0 +1,102 @@
+"""The daemon's settings, read once from the environment; every error names its variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fairscribe.shared import config
+from fairscribe.shared.errors import ConfigError
+
+ENGINES = ("assemblyai", "local", "simulated")
+ACCOUNT_DEFAULT_WORKERS = {"free": 5, "paid": 20}
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    socket: Path
+    listen: tuple[str, int] | None
+    engine: str
+    engine_reason: str
+    simulated_seconds: float
+    workers: int
+    assemblyai_api_key: str | None
+    assemblyai_base_url: str | None
+    assemblyai_max_workers: int
+    max_concurrent_users: int
+    lease_seconds: float = 30.0
+    task_timeout_seconds: float = 3600.0
+    stall_seconds: float = 30.0
+    max_attempts: int = 3
+    node_id: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = config.home_dir()
+        key = os.environ.get("ASSEMBLYAI_API_KEY") or None
+        engine = os.environ.get("FAIRSCRIBE_ENGINE", "").strip().lower()
+        if engine:
+            if engine not in ENGINES:
+                raise ConfigError(f"FAIRSCRIBE_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
+            reason = "FAIRSCRIBE_ENGINE is set"
+        elif key:
+            engine, reason = "assemblyai", "ASSEMBLYAI_API_KEY is set"
+        else:
+            engine, reason = "local", "no ASSEMBLYAI_API_KEY is set"
+        account = os.environ.get("ASSEMBLYAI_ACCOUNT_TYPE", "free").strip().lower()
+        if account not in ACCOUNT_DEFAULT_WORKERS:
+            raise ConfigError(f"ASSEMBLYAI_ACCOUNT_TYPE={account!r} is not 'free' or 'paid'")
+        return cls(
+            home=home,
+            database_url=os.environ.get("FAIRSCRIBE_DATABASE_URL") or f"sqlite:///{home / 'fairscribe.db'}",
+            socket=config.socket_path(),
+            listen=config.listen_address(),
+            engine=engine,
+            engine_reason=reason,
+            simulated_seconds=_float("FAIRSCRIBE_SIMULATED_SECONDS", 0.05),
+            workers=_int("FAIRSCRIBE_WORKERS", os.cpu_count() or 1, minimum=1),
+            assemblyai_api_key=key,
+            assemblyai_base_url=os.environ.get("ASSEMBLYAI_BASE_URL") or None,
+            assemblyai_max_workers=_int(
+                "ASSEMBLYAI_MAX_WORKERS", ACCOUNT_DEFAULT_WORKERS[account], minimum=1
+            ),
+            max_concurrent_users=_int("MAX_CONCURRENT_USERS", 4),
+            lease_seconds=_float("FAIRSCRIBE_LEASE_SECONDS", 30.0, minimum=1.0),
+            task_timeout_seconds=_float("FAIRSCRIBE_TASK_TIMEOUT", 3600.0, minimum=0.1),
+            stall_seconds=_float("FAIRSCRIBE_STALL_SECONDS", 30.0, minimum=0.5),
+            node_id=os.environ.get("FAIRSCRIBE_NODE_ID") or f"{os.uname().nodename}:{os.getpid()}",
+        )
+
+    def __repr__(self) -> str:
+        # The key must never reach a log line, even through a repr of the settings.
+        masked = "set" if self.assemblyai_api_key else "unset"
+        return f"Settings(home={self.home}, engine={self.engine}, workers={self.workers}, key={masked})"

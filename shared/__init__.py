@@ -1,0 +1,1 @@
+"""What the fairscribe daemon and its clients agree on: protocol, framing, client, config, CLI."""
