@@ -127,10 +127,25 @@ class Dispatcher:
             for claim in started:
                 self._active[claim.id] = claim
             self._give_back = _give_back_quota(decision, demand, accounts)
-            self.snapshot = Snapshot(demand, decision, capacities, accounts)
+            self.snapshot = Snapshot(_after_claims(demand, started), decision, capacities, accounts)
         for claim in started:
             self.start_claim(claim)
         return len(started)
+
+
+def _after_claims(demand: list[Demand], started: list[Claim]) -> list[Demand]:
+    """Demand as it stands once this pass's claims run: what the meters should show."""
+    slots: dict[tuple[int, str], int] = {}
+    tasks: dict[tuple[int, str], int] = {}
+    for claim in started:
+        key = (claim.user_id, claim.pool)
+        slots[key] = slots.get(key, 0) + 1
+        tasks[key] = tasks.get(key, 0) + len(claim.tasks)
+    return [
+        Demand(d.user_id, d.pool, d.queued - tasks.get((d.user_id, d.pool), 0),
+               d.running + slots.get((d.user_id, d.pool), 0), d.arrival)
+        for d in demand
+    ]
 
 
 def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[UserState]:
@@ -152,14 +167,13 @@ def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[Use
 
 
 def _give_back_quota(decision: Decision, demand: list[Demand], accounts: dict[int, Account]) -> dict[tuple[str, int], int]:
-    """How many slots each over-share user should hand back: what they hold above their share."""
+    """One slot per over-share user and pass: each hand-back wakes a new pass, which asks again if
+    the newcomer is still short, so the shares settle without handing back more than needed."""
     ids = {account.name: account.id for account in accounts.values()}
     running = {(d.pool, d.user_id): d.running for d in demand}
     quota: dict[tuple[str, int], int] = {}
     for pool, user_name in decision.over_share:
         user_id = ids[user_name]
-        share = decision.shares.get((pool, user_name), 0.0)
-        excess = running.get((pool, user_id), 0) - math.ceil(share)
-        if excess > 0:
-            quota[(pool, user_id)] = excess
+        if running.get((pool, user_id), 0) > math.ceil(decision.shares.get((pool, user_name), 0.0)):
+            quota[(pool, user_id)] = 1
     return quota

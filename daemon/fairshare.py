@@ -70,7 +70,8 @@ class Decision:
 
     ``grants`` holds only positive counts.  ``shares`` has an entry for every admitted user with
     running or queued work in a pool.  ``over_share`` names the (pool, user) pairs that should hand
-    a slot back at their next task boundary so that a user below their share gets it.
+    a slot back at their next task boundary so that a user short of their share gets it (only
+    pairs whose handed-back slot would not be granted straight back to them; see ``_over_share``).
     """
 
     grants: Mapping[Slot, int] = field(default_factory=dict)

@@ -87,7 +87,8 @@ class Connection:
     # Incoming -------------------------------------------------------------------------------
 
     def serve(self) -> None:
-        threading.Thread(target=self._write_loop, name="conn-writer", daemon=True).start()
+        writer = threading.Thread(target=self._write_loop, name="conn-writer", daemon=True)
+        writer.start()
         reader = framing.LineReader(self.sock)
         try:
             while not self.closed.is_set():
@@ -103,6 +104,12 @@ class Connection:
         except OSError:
             pass
         finally:
+            # Let the last answers (such as the error that ends the connection) reach the peer first.
+            try:
+                self.outbox.put(None, timeout=1.0)
+            except queue.Full:
+                pass
+            writer.join(timeout=5.0)
             self.close()
             self.server.forget(self)
             self.sock.close()

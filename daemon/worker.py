@@ -56,6 +56,7 @@ class Worker:
         self.dispatcher = dispatcher
         self.wake = wake
         self.stopping = stopping
+        self._sizer_lock = threading.Lock()
 
     def run_claim(self, claim: Claim) -> None:
         remaining = list(claim.tasks)
@@ -119,7 +120,8 @@ class Worker:
             log.exception("%s failed unexpectedly", context)
             self.store.fail(task.id, claim.id, f"{type(exc).__name__}: {exc}")
         finally:
-            self.sizer.observe(claim.user, claim.pool, time.monotonic() - started, task.audio_seconds)
+            with self._sizer_lock:
+                self.sizer.observe(claim.user, claim.pool, time.monotonic() - started, task.audio_seconds)
 
     def _transcribe(self, claim: Claim, task: ClaimedTask, job: JobSpec) -> Transcript:
         engine = self.registry.get(job.engine)

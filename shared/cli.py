@@ -28,7 +28,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from fairscribe.shared import cli_render as render
+from fairscribe.shared.autostart import start_local_daemon
 from fairscribe.shared.client import TERMINAL_JOB_STATES, Client
+from fairscribe.shared.config import ClientSettings
 from fairscribe.shared.errors import (
     ConfigError,
     DaemonNotRunning,
@@ -118,12 +120,23 @@ def _fail(kind: str, message: str, exit_code: int, as_json: bool, **extra: Any) 
     raise typer.Exit(exit_code)
 
 
-@contextmanager
-def _session(ctx: typer.Context, as_json: bool) -> Iterator[Client]:
-    """A connected client; the errors a person can act on become a message and an exit code
-    instead of a traceback."""
+def _connect(ctx: typer.Context, start_daemon: bool) -> Client:
+    as_user = ctx.ensure_object(Globals).as_user
     try:
-        client = make_client(ctx.ensure_object(Globals).as_user)
+        return make_client(as_user)
+    except DaemonNotRunning:
+        if not start_daemon:
+            raise
+    render.err.print(start_local_daemon(ClientSettings.from_env()), markup=False, soft_wrap=True)
+    return make_client(as_user)
+
+
+@contextmanager
+def _session(ctx: typer.Context, as_json: bool, *, start_daemon: bool = False) -> Iterator[Client]:
+    """A connected client; the errors a person can act on become a message and an exit code
+    instead of a traceback. With `start_daemon`, a local daemon is started when none answers."""
+    try:
+        client = _connect(ctx, start_daemon)
         try:
             yield client
         finally:
@@ -197,7 +210,7 @@ def follow(client: Client, job_id: int, on_update: Callable[[dict[str, Any]], No
     return job
 
 
-def _wait_and_report(ctx: typer.Context, client: Client, job_id: int, as_json: bool) -> NoReturn:
+def _wait_and_report(ctx: typer.Context, client: Client, job_id: int, as_json: bool, *, show_out: bool = False) -> NoReturn:
     """Follow a job to its end, report it the way `wait` promises, and exit with its verdict."""
     try:
         if as_json:
@@ -217,6 +230,8 @@ def _wait_and_report(ctx: typer.Context, client: Client, job_id: int, as_json: b
         render.print_json({"job": job, "failed_files": failed})
     else:
         render.out.print(render.job_counts(job))
+        if show_out:
+            render.out.print(f"transcripts: {job.get('out')}", markup=False, soft_wrap=True)
         if job.get("error"):
             render.out.print(f"job error: {job['error']}", markup=False, soft_wrap=True)
         render.print_failed_files(job, failed, _follow_hint(ctx, f"status {job_id} --files"))
@@ -233,11 +248,14 @@ def submit(
     engine: EngineOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Transcribe again files that already have transcripts.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Show progress and exit like `wait` when the job ends.")] = False,
+    start_daemon: Annotated[
+        bool, typer.Option("--start-daemon/--no-start-daemon", help="Start a local daemon if none answers.")
+    ] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Transcribe every audio file under DIR."""
     chosen_formats = parse_formats(formats)
-    with _session(ctx, as_json) as client:
+    with _session(ctx, as_json, start_daemon=start_daemon) as client:
         job = client.submit(
             _absolute(directory), out=_absolute(out) if out else None,
             formats=chosen_formats, language=language, engine=engine, force=force,
@@ -247,7 +265,7 @@ def submit(
             size = "scanning the folder" if job.get("scanning") else f"{job['total']} files"
             render.out.print(f"job {job_id} submitted: {job.get('dir')} → {job.get('out')} ({size})", markup=False, soft_wrap=True)
         if wait:
-            _wait_and_report(ctx, client, job_id, as_json)
+            _wait_and_report(ctx, client, job_id, as_json, show_out=True)
     if as_json:
         render.print_json({"job": job})
     else:

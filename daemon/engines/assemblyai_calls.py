@@ -16,35 +16,59 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import assemblyai as aai
 import httpx
 import tenacity
 
-from ...shared.errors import EngineRejected, EngineUnavailable, TaskFailure, TransientError
+from ...shared.errors import (
+    EngineRejected,
+    EngineUnavailable,
+    TaskFailure,
+    TransientError,
+)
 from .assemblyai_budget import RequestBudget
 
 T = TypeVar("T")
+# Failures that happen before the request leaves: AssemblyAI cannot have seen it.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Sleep = Callable[[float], None]
 OnRetry = Callable[[tenacity.RetryCallState], None]
 
 
 class ApiError(Exception):
-    """A request that got no usable reply: `status` is None when no reply came at all."""
+    """A request that got no usable reply: `status` is None when no reply came at all, and
+    `sent` is False when the request cannot have reached AssemblyAI (no connection was made)."""
 
-    def __init__(self, what: str, status: int | None, detail: str, retry_after: float | None):
+    def __init__(
+        self,
+        what: str,
+        status: int | None,
+        detail: str,
+        retry_after: float | None = None,
+        sent: bool = True,
+    ) -> None:
         super().__init__(f"{what}: {status or 'no reply'}: {detail}")
         self.what = what
         self.status = status
         self.detail = detail
         self.retry_after = retry_after
+        self.sent = sent
 
     @property
     def retryable(self) -> bool:
         return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def may_have_happened(self) -> bool:
+        """Whether AssemblyAI may have acted on the request although it failed: the reply was
+        lost, or the service failed (5xx) after perhaps doing it. A 429 or a 4xx is a refusal."""
+        if self.status is None:
+            return self.sent
+        return self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -105,8 +129,17 @@ class Account:
         except aai.AssemblyAIError as exc:
             raise self._api_error(what, exc) from None
         except httpx.TransportError as exc:
-            detail = str(exc) or type(exc).__name__
-            raise ApiError(what, None, self.scrub(detail), None) from None
+            detail = self.scrub(str(exc) or type(exc).__name__)
+            raise ApiError(what, None, detail, sent=not isinstance(exc, _UNSENT)) from None
+
+    def reply_date(self) -> float | None:
+        """The `Date` of this thread's last reply: AssemblyAI's clock, as a Unix time."""
+        reply: httpx.Response | None = getattr(self._replies, "last", None)
+        try:
+            moment = parsedate_to_datetime(reply.headers["date"]) if reply is not None else None
+        except (KeyError, TypeError, ValueError):
+            return None
+        return moment.timestamp() if moment is not None and moment.tzinfo else None
 
     def call(
         self,

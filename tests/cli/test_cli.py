@@ -240,9 +240,10 @@ def test_submit_wait_follows_the_job_and_exits_zero_when_all_done(fake: FakeClie
     result = run("submit", "in", "--wait")
 
     assert result.exit_code == 0, result.output
-    submitted, summary = result.stdout.splitlines()
+    submitted, summary, where = result.stdout.splitlines()
     assert submitted.startswith("job 7 submitted: ")
     assert summary == "job 7: 1000 done, 0 failed, 0 cancelled of 1000"
+    assert where.startswith("transcripts: ")
     assert len(fake.called("job")) == 3
     assert fake.called("subscribe")
 

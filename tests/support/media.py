@@ -11,14 +11,15 @@ from pathlib import Path
 import av
 from fairscribe.daemon.audio import decode_chunks
 
-# extension -> (container format, audio codec, sample rate)
-AUDIO_FORMATS: dict[str, tuple[str, str, int]] = {
-    "mp3": ("mp3", "libmp3lame", 16000),
-    "opus": ("ogg", "libopus", 48000),
-    "flac": ("flac", "flac", 16000),
-    "m4a": ("ipod", "aac", 16000),
-    "webm": ("webm", "libopus", 48000),
-    "mp4": ("mp4", "aac", 16000),
+# extension -> (container format, audio codec, sample rate, bit rate): typical published speech
+# (LibriVox distributes 64 kbit/s mp3). Left to FFmpeg, lame would pick 24 kbit/s at 16 kHz.
+AUDIO_FORMATS: dict[str, tuple[str, str, int, int]] = {
+    "mp3": ("mp3", "libmp3lame", 16000, 64000),
+    "opus": ("ogg", "libopus", 48000, 48000),
+    "flac": ("flac", "flac", 16000, 0),
+    "m4a": ("ipod", "aac", 16000, 64000),
+    "webm": ("webm", "libopus", 48000, 48000),
+    "mp4": ("mp4", "aac", 16000, 64000),
 }
 
 
@@ -48,7 +49,8 @@ def encode(
     """Encode 16 kHz mono s16le PCM into dst, whose extension picks container and codec.
 
     With `video`, a tiny solid-colour mpeg4 track is added (with `audio=False`, only that)."""
-    container, codec, rate = AUDIO_FORMATS[dst.suffix.lstrip(".")]
+    container, codec, rate, default_bitrate = AUDIO_FORMATS[dst.suffix.lstrip(".")]
+    bitrate = bitrate or default_bitrate
     blocks: Iterable[bytes] = [pcm] if isinstance(pcm, bytes) else pcm
     with av.open(str(dst), "w", format=container) as out:
         vstream = None

@@ -4,6 +4,7 @@ weighted max-min fairness, fair shares and hand-backs."""
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -57,6 +58,27 @@ def total_running(users: Sequence[UserState], pool: str) -> int:
 
 def order(user: UserState) -> tuple[float, str]:
     return (user.arrival, user.name)
+
+
+def level(user: UserState, count: int) -> Fraction:
+    """Weighted level, reading the weight as the decimal it was written as."""
+    return Fraction(count) / Fraction(repr(user.weight))
+
+
+def rank(user: UserState, count: int) -> tuple[Fraction, float, str]:
+    """Who gets a pool's next slot first: lowest level, then earliest arrival, then name."""
+    return (level(user, count), user.arrival, user.name)
+
+
+def started(users: Sequence[UserState], decision: Decision) -> list[UserState]:
+    """The snapshot once the granted tasks have moved from queued to running."""
+    after = []
+    for user in users:
+        mine = {key: n for (key, name), n in decision.grants.items() if name == user.name}
+        running = {**user.running, **{k: user.running.get(k, 0) + n for k, n in mine.items()}}
+        queued = {**user.queued, **{k: user.queued[k] - n for k, n in mine.items()}}
+        after.append(replace(user, running=running, queued=queued))
+    return after
 
 
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -223,13 +245,11 @@ def test_no_slot_could_move_to_a_lower_weighted_level(scenario: Scenario) -> Non
             g_i = granted(decision, pool.key, i.name)
             if g_i == 0:
                 continue
-            before_last = Fraction(i.running.get(pool.key, 0) + g_i - 1) / Fraction(i.weight)
+            before_last = rank(i, i.running.get(pool.key, 0) + g_i - 1)
             for j in members:
                 g_j = granted(decision, pool.key, j.name)
                 if g_j < j.queued.get(pool.key, 0):
-                    assert before_last <= Fraction(j.running.get(pool.key, 0) + g_j) / Fraction(
-                        j.weight
-                    )
+                    assert before_last <= rank(j, j.running.get(pool.key, 0) + g_j)
 
 
 def test_weights_split_a_pool_proportionally() -> None:
@@ -320,25 +340,92 @@ def test_shares_are_weighted_water_filling(scenario: Scenario) -> None:
 
 @PROPERTY
 @given(scenarios())
-def test_over_share_exactly_when_someone_is_short(scenario: Scenario) -> None:
+def test_over_share_rule(scenario: Scenario) -> None:
+    """Flagged: above the share, someone short, and the hand-back would go to a short user."""
     pools, users, limit = scenario
     decision = allocate(pools, users, limit)
+    after = {u.name: u for u in started(users, decision)}
     for pool in pools:
-        held = {
-            name: next(u for u in users if u.name == name).running.get(key, 0)
-            + granted(decision, key, name)
-            for (key, name) in decision.shares
-            if key == pool.key
-        }
-        share = {name: decision.shares[(pool.key, name)] for name in held}
-        someone_short = any(held[name] < math.floor(share[name]) for name in held)
-        expected = (
-            {(pool.key, name) for name in held if held[name] > share[name]}
-            if someone_short
-            else set()
-        )
-        assert {slot for slot in decision.over_share if slot[0] == pool.key} == expected
+        names = [name for key, name in decision.shares if key == pool.key]
+        held = {name: after[name].running.get(pool.key, 0) for name in names}
+        share = {name: decision.shares[(pool.key, name)] for name in names}
+        short = [name for name in names if held[name] < math.floor(share[name])]
+        flagged = {name for key, name in decision.over_share if key == pool.key}
+        if not short:
+            assert flagged == set()
+            continue
+        neediest = min(rank(after[name], held[name]) for name in short)
+        for name in names:
+            qualifies = held[name] > share[name] and rank(after[name], held[name] - 1) > neediest
+            assert (name in flagged) == qualifies, name
     assert {key for key, _ in decision.over_share} <= {pool.key for pool in pools}
+
+
+@PROPERTY
+@given(scenarios())
+def test_a_handed_back_slot_never_returns_to_its_holder(scenario: Scenario) -> None:
+    pools, users, limit = scenario
+    decision = allocate(pools, users, limit)
+    for pool_key, name in sorted(decision.over_share):
+        after = [
+            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1})
+            if u.name == name
+            else u
+            for u in started(users, decision)
+        ]
+        assert granted(allocate(pools, after, limit), pool_key, name) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios())
+def test_handing_back_settles(scenario: Scenario) -> None:
+    """Start what is granted, hand back one flagged worker, repeat: this ends, and soon."""
+    pools, users, limit = scenario
+    for _ in range(1000):
+        decision = allocate(pools, users, limit)
+        users = started(users, decision)
+        if not decision.over_share:
+            return
+        pool_key, name = min(decision.over_share)
+        users = [
+            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1})
+            if u.name == name
+            else u
+            for u in users
+        ]
+    pytest.fail("hand-backs did not settle")
+
+
+def test_no_hand_back_that_would_come_straight_back() -> None:
+    """Shares 1/3, 5/3 and 5; from nothing the greedy grants 1, 2 and 4.  Asking a light user to
+    hand a worker back would only see it granted to them again: their level would then be the
+    lowest."""
+    pools = [PoolState("local", 7)]
+    fresh = [
+        UserState("a", weight=0.1, queued={"local": 5}),
+        UserState("b", weight=0.5, queued={"local": 5}),
+        UserState("c", weight=1.5, queued={"local": 5}),
+    ]
+    first = allocate(pools, fresh, 0)
+    assert first.grants == {("local", "a"): 1, ("local", "b"): 2, ("local", "c"): 4}
+    running = started(fresh, first)
+    settled = allocate(pools, running, 0)
+    assert settled.shares[("local", "c")] == 5.0
+    assert settled.grants == {}
+    assert settled.over_share == frozenset()
+
+
+def test_weights_are_read_as_decimals() -> None:
+    """In binary, 7 * 1.5 / (0.1 + 0.5 + 1.5) is a hair below 5 and c would not count as short."""
+    pools = [PoolState("local", 7)]
+    users = [
+        UserState("a", weight=0.1, queued={"local": 1}),
+        UserState("b", weight=0.5, running={"local": 3}, queued={"local": 5}),
+        UserState("c", weight=1.5, running={"local": 4}, queued={"local": 5}),
+    ]
+    decision = allocate(pools, users, 0)
+    assert decision.shares[("local", "c")] == 5.0
+    assert decision.over_share == {("local", "b")}
 
 
 def test_fractional_shares_do_not_ping_pong() -> None:
