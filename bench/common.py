@@ -85,6 +85,11 @@ def daemon_running(ws: Workspace, name: str, **env: str) -> Iterator[DaemonProce
     daemon = DaemonProcess(ws.root / name, env=dict(env)).start()
     try:
         yield daemon
+    except BaseException:
+        alive = daemon.process is not None and daemon.process.poll() is None
+        print(f"!! failure with the daemon {'still running' if alive else f'exited ({daemon.process.returncode})'}; "
+              f"last lines of its log:\n{daemon.log()[-4000:]}", file=sys.stderr, flush=True)
+        raise
     finally:
         daemon.stop()
 

@@ -104,7 +104,8 @@ class Dispatcher:
         started: list[Claim] = []
         with self.db.write() as conn:
             self.db.lock(conn, "fairscribe-dispatch")
-            demand = self.store.demand(conn, now)
+            demand = self.store.demand(conn, now, node=self.settings.node_id,
+                                       node_local=self.registry.node_local_pools)
             users = _user_states(demand, accounts)
             pools = [PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))]
             decision = allocate(pools, users, self.settings.max_concurrent_users)

@@ -160,8 +160,9 @@ class Store:
 
     # Dispatch -------------------------------------------------------------------------------
 
-    def demand(self, conn: Connection, now: datetime) -> list[Demand]:
-        """Queued (claimable) and running work per user and pool, across every node."""
+    def demand(self, conn: Connection, now: datetime, *, node: str = "", node_local: frozenset[str] = frozenset()) -> list[Demand]:
+        """Queued (claimable) and running work per user and pool, across every node — except in
+        `node_local` pools (this machine's CPU cores), where only this node's own workers count."""
         found: dict[tuple[int, str], dict[str, float]] = {}
         queued = conn.execute(
             select(TASKS.c.user_id, TASKS.c.pool, func.count(), func.min(JOBS.c.created_at))
@@ -173,12 +174,15 @@ class Store:
         for user_id, pool, count, created in queued:
             found[(user_id, pool)] = {"queued": count, "running": 0, "arrival": created.timestamp()}
         running = conn.execute(
-            select(TASKS.c.user_id, TASKS.c.pool, func.count(func.distinct(TASKS.c.claim_id)))
-            .where(TASKS.c.state == TaskState.RUNNING).group_by(TASKS.c.user_id, TASKS.c.pool)
+            select(TASKS.c.user_id, TASKS.c.pool, TASKS.c.lease_owner, func.count(func.distinct(TASKS.c.claim_id)))
+            .where(TASKS.c.state == TaskState.RUNNING)
+            .group_by(TASKS.c.user_id, TASKS.c.pool, TASKS.c.lease_owner)
         )
-        for user_id, pool, slots in running:
+        for user_id, pool, owner, slots in running:
+            if pool in node_local and owner != node:
+                continue
             entry = found.setdefault((user_id, pool), {"queued": 0, "running": 0, "arrival": now.timestamp()})
-            entry["running"] = slots
+            entry["running"] += slots
         return [
             Demand(user_id, pool, int(v["queued"]), int(v["running"]), v["arrival"])
             for (user_id, pool), v in sorted(found.items())

@@ -515,3 +515,7 @@ def schedule_remove(ctx: typer.Context, schedule_id: Annotated[str, typer.Argume
 
 def main() -> None:
     app(prog_name="fairscribe")
+
+
+if __name__ == "__main__":
+    main()

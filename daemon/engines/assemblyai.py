@@ -25,14 +25,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import assemblyai as aai
-import tenacity
 from assemblyai.prerecorded.v2.api import get_transcript
 
 from ...shared.errors import (
@@ -40,15 +39,21 @@ from ...shared.errors import (
     EngineRejected,
     EngineUnavailable,
     FileRejected,
-    TransientError,
 )
 from ..audio import probe, sniff
 from .assemblyai_budget import RequestBudget
-from .assemblyai_calls import Account, ApiError, RetryPolicy, failure, fingerprint
+from .assemblyai_calls import (
+    Account,
+    ApiError,
+    RetryPolicy,
+    Task,
+    failure,
+    fingerprint,
+    log_retry,
+)
 from .base import EngineRequest, PoolSpec, RemoteState, Transcript, Word
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # AssemblyAI's documented limits.
 MAX_UPLOAD_BYTES = 2_200_000_000
@@ -62,8 +67,6 @@ _INTENT_MARK = "#fairscribe-intent-at="
 # from AssemblyAI's database: allow this much between those two clocks.
 _CLOCK_MARGIN_SECONDS = 60.0
 _PROGRESS = {"queued": 0.1, "processing": 0.5, "completed": 1.0}
-# How often a wait looks at `should_stop`.
-_STOP_CHECK_SECONDS = 0.25
 _SHARED_KEY = "the shared key, ASSEMBLYAI_API_KEY"
 _OWN_KEY = "the user's own key"
 
@@ -151,7 +154,7 @@ class AssemblyAIEngine:
             return account.request("list transcripts", send, time.sleep)
 
         try:
-            account.call(check, time.sleep, _log_retry("preflight"), attempts=2)
+            account.call(check, time.sleep, log_retry("preflight"), attempts=2)
         except ApiError as err:
             if err.status == 401:
                 raise EngineUnavailable(
@@ -170,7 +173,7 @@ class AssemblyAIEngine:
 
     def transcribe(self, request: EngineRequest) -> Transcript:
         account, label = self._account(request.credentials)
-        task = _Task(request, account)
+        task = Task(request, account)
         try:
             return self._transcribe(task)
         except ApiError as err:
@@ -178,8 +181,9 @@ class AssemblyAIEngine:
             logger.warning("%s: %s", task.tag, result)
             raise result from None
 
-    def _transcribe(self, task: _Task) -> Transcript:
+    def _transcribe(self, task: Task) -> Transcript:
         remote = task.request.remote
+        config = self._config(task.request)  # a bad option fails before anything is paid for
         if remote.remote_id:
             logger.info("%s: resuming AssemblyAI transcript %s", task.tag, remote.remote_id)
             return self._wait(task, remote.remote_id, just_created=False)
@@ -190,7 +194,7 @@ class AssemblyAIEngine:
                 logger.info("%s: found transcript %s made before a restart", task.tag, found)
                 task.request.remember(RemoteState(intent=remote.intent, remote_id=found))
                 return self._wait(task, found, just_created=False)
-            transcript_id = self._create(task, remote.intent, stale_upload_ok=True)
+            transcript_id = self._create(task, remote.intent, config, stale_upload_ok=True)
             if transcript_id is not None:
                 return self._wait(task, transcript_id, just_created=True)
             logger.info("%s: AssemblyAI no longer accepts the upload; uploading again", task.tag)
@@ -200,16 +204,17 @@ class AssemblyAIEngine:
         uploaded_at = task.account.reply_date() or time.time()
         intent = f"{url}{_INTENT_MARK}{uploaded_at:.0f}"
         task.request.remember(RemoteState(intent=intent))
-        created = self._create(task, intent, stale_upload_ok=False)
+        created = self._create(task, intent, config, stale_upload_ok=False)
         assert created is not None  # only a stale upload may come back refused
         return self._wait(task, created, just_created=True)
 
-    def _create(self, task: _Task, intent: str, stale_upload_ok: bool) -> str | None:
+    def _create(
+        self, task: Task, intent: str, config: aai.TranscriptionConfig, stale_upload_ok: bool
+    ) -> str | None:
         """Create the transcript and remember its id; None if AssemblyAI refuses an upload URL
         recorded earlier (expired) and `stale_upload_ok`. An attempt whose reply was lost, or that
         met a 5xx, may have created it anyway, so the next attempt first looks for it."""
         url, since = _parse_intent(intent)
-        config = self._config(task.request)
         submit = functools.partial(task.account.transcriber.submit, url, config)
         may_exist = False
 
@@ -240,7 +245,7 @@ class AssemblyAIEngine:
         task.progress(_PROGRESS["queued"])
         return transcript_id
 
-    def _search(self, task: _Task, url: str, since: float | None) -> str | None:
+    def _search(self, task: Task, url: str, since: float | None) -> str | None:
         """The transcript made from upload `url`, searching newest first back to `since`."""
         oldest = None if since is None else since - _CLOCK_MARGIN_SECONDS
         params = aai.ListTranscriptParameters(limit=self._list_page_size)
@@ -263,7 +268,7 @@ class AssemblyAIEngine:
         )
         return None
 
-    def _wait(self, task: _Task, transcript_id: str, just_created: bool) -> Transcript:
+    def _wait(self, task: Task, transcript_id: str, just_created: bool) -> Transcript:
         """Poll until the transcript is done. A transcript just created is queued (its create
         reply said so): the first look waits one interval instead of spending a request."""
         http = task.account.client.http_client
@@ -331,54 +336,6 @@ class AssemblyAIEngine:
                 account = Account(key, self._base_url, self._http_timeout, budget, self._policy)
                 self._accounts[account.fingerprint] = account
         return account, label
-
-
-class _Task:
-    """One `transcribe` call: its request, its account, and waits that notice a stop."""
-
-    def __init__(self, request: EngineRequest, account: Account) -> None:
-        self.request = request
-        self.account = account
-        self.file = str(request.path)
-        self.tag = f"user={request.user} job={request.job_id} task={request.task_id}"
-        self._progress = -1.0
-
-    def sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while True:
-            if self.request.should_stop():
-                raise TransientError(
-                    f"{self.file}: stopped; what AssemblyAI already has will be resumed"
-                )
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(left, _STOP_CHECK_SECONDS))
-
-    def request_once(self, what: str, send: Callable[[], T]) -> T:
-        return self.account.request(what, send, self.sleep)
-
-    def call(self, send: Callable[[], T]) -> T:
-        return self.account.call(send, self.sleep, _log_retry(self.tag))
-
-    def progress(self, fraction: float) -> None:
-        if fraction > self._progress:
-            self._progress = fraction
-            self.request.report_progress(fraction)
-
-
-def _log_retry(tag: str) -> Callable[[tenacity.RetryCallState], None]:
-    def log(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        logger.warning(
-            "%s: AssemblyAI %s; attempt %d failed, retrying in %.1f s",
-            tag,
-            error,
-            state.attempt_number,
-            state.upcoming_sleep,
-        )
-
-    return log
 
 
 def _flag(options: Mapping[str, Any], name: str) -> bool | None:

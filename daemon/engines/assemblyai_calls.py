@@ -1,5 +1,5 @@
-"""One AssemblyAI key as the engine uses it: its own SDK client, its account's request budget, and
-retries with backoff.
+"""One AssemblyAI key as the engine uses it: its own SDK client, its account's request budget,
+retries with backoff, and the `Task` that carries one file's call through them.
 
 The SDK keeps process-wide defaults in `aai.settings`; two keys used at once in one process (the
 shared account's and a user's own) would race there, so each key gets its own `aai.Client` built
@@ -12,8 +12,10 @@ failure becomes an `ApiError` with AssemblyAI's status, its error text and any R
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +33,12 @@ from ...shared.errors import (
     TransientError,
 )
 from .assemblyai_budget import RequestBudget
+from .base import EngineRequest
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# How often a wait looks at `should_stop`.
+_STOP_CHECK_SECONDS = 0.25
 # Failures that happen before the request leaves: AssemblyAI cannot have seen it.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 Sleep = Callable[[float], None]
@@ -173,6 +179,57 @@ class Account:
         if status == 429:
             self.budget.pause(retry_after if retry_after is not None else self.policy.base_seconds)
         return ApiError(what, status, self.scrub(detail), retry_after)
+
+
+class Task:
+    """One `transcribe` call: its request, its account, and waits that notice a stop (and then
+    hand the task back: what was remembered makes the resume free)."""
+
+    def __init__(self, request: EngineRequest, account: Account) -> None:
+        self.request = request
+        self.account = account
+        self.file = str(request.path)
+        self.tag = f"user={request.user} job={request.job_id} task={request.task_id}"
+        self._progress = -1.0
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.request.should_stop():
+                raise TransientError(
+                    f"{self.file}: stopped; what AssemblyAI already has will be resumed"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, _STOP_CHECK_SECONDS))
+
+    def request_once(self, what: str, send: Callable[[], T]) -> T:
+        return self.account.request(what, send, self.sleep)
+
+    def call(self, send: Callable[[], T]) -> T:
+        return self.account.call(send, self.sleep, log_retry(self.tag))
+
+    def progress(self, fraction: float) -> None:
+        if fraction > self._progress:
+            self._progress = fraction
+            self.request.report_progress(fraction)
+
+
+def log_retry(tag: str) -> OnRetry:
+    """A tenacity `before_sleep` that logs the failure and the wait under `tag`."""
+
+    def log(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(
+            "%s: AssemblyAI %s; attempt %d failed, retrying in %.1f s",
+            tag,
+            error,
+            state.attempt_number,
+            state.upcoming_sleep,
+        )
+
+    return log
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -59,6 +59,10 @@ class EngineRegistry:
                 self._built[name] = FACTORIES[name](self._settings)
             return self._built[name]
 
+    # The local pool is this machine's CPU cores: each node has its own. Every other pool (an
+    # AssemblyAI account or key) is one limit shared by all nodes.
+    node_local_pools = frozenset({"local"})
+
     def pool_capacities(self) -> dict[str, int]:
         """The fixed pools' capacities; per-key pools are added by the dispatcher as users appear."""
         return {"local": self._settings.workers, "assemblyai": self._settings.assemblyai_max_workers}

@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fairscribe.daemon.engines.assemblyai import AssemblyAIEngine
-from fairscribe.daemon.engines.base import EngineRequest, PoolSpec, RemoteState, Transcript
+from fairscribe.daemon.engines.base import (
+    EngineRequest,
+    PoolSpec,
+    RemoteState,
+    Transcript,
+)
 from fairscribe.shared.errors import (
     ConfigError,
     EngineRejected,
@@ -23,6 +27,7 @@ from fairscribe.shared.errors import (
     FileRejected,
     TransientError,
 )
+
 from tests.support.assemblyai_server import (
     AccountConfig,
     AssemblyAIServer,
@@ -87,7 +92,12 @@ def request(path: Path, store: Remote | None = None, **fields: Any) -> EngineReq
     store = store or Remote()
     fields.setdefault("remote", store.last)
     return EngineRequest(
-        path=path, user="alice", job_id=7, task_id=next(_task_ids), remember=store.remember, **fields
+        path=path,
+        user="alice",
+        job_id=7,
+        task_id=next(_task_ids),
+        remember=store.remember,
+        **fields,
     )
 
 
@@ -124,7 +134,7 @@ def test_options_reach_the_service(server: AssemblyAIServer, tmp_path: Path) -> 
     [path] = noise_wavs(tmp_path, 1)
     options = {"speech_models": ["universal-2"], "punctuate": False, "speaker_labels": True}
     result = engine_for(server).transcribe(request(path, language="de", options=options))
-    [made] = server.service.state.listing("default")
+    [made] = server.transcripts("default")
     assert made.config == {"language_code": "de", "speech_models": ["universal-2"],
                            "punctuate": False, "speaker_labels": True}
     assert {w.speaker for w in result.words} == {"A"}

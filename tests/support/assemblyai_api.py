@@ -125,7 +125,8 @@ class FakeAssemblyAI:
                     reply.drop = kind == "drop_after"
                 if self.faults.p_slow and state.rng.random() < self.faults.p_slow:
                     reply.delay = self.faults.slow_seconds
-            state.record(RequestRecord(now, account, method, path, 0 if reply.drop else reply.status))
+            status = 0 if reply.drop else reply.status
+            state.record(RequestRecord(now, account, method, path, status))
         return reply
 
     def _admit(self, account: str | None, method: str, path: str, now: float) -> Reply | None:
@@ -208,8 +209,9 @@ class FakeAssemblyAI:
                                "expired; upload the file again"})
         error = upload.content_error
         f = self.faults
-        if error is None and f.p_transcript_error and self.state.rng.random() < f.p_transcript_error:
-            error = f.transcript_error
+        if error is None and f.p_transcript_error:
+            if self.state.rng.random() < f.p_transcript_error:
+                error = f.transcript_error
         transcript = self.state.create(account, upload, request, error)
         return Reply(200, self._transcript_json(transcript, now))
 
@@ -320,7 +322,8 @@ def _subtitles(t: Transcript, kind: str, now: float) -> Reply:
 
 
 def _clock(ms: int, sep: str) -> str:
-    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{sep}{ms % 1000:03d}"
+    hours, minutes, seconds = ms // 3_600_000, ms // 60_000 % 60, ms // 1000 % 60
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{sep}{ms % 1000:03d}"
 
 
 def _wall(moment: Any) -> str | None:

@@ -8,7 +8,7 @@ account (429 with `Retry-After`), and injects faults on demand from a seeded RNG
 some audio is `text_for(sha256(audio))`, so a test can check that every output belongs to its file.
 
     with AssemblyAIServer(ServerConfig(processing_seconds=0.05)) as server:
-        aai_settings.base_url = server.base_url
+        client = aai.Client(settings=aai.Settings(api_key="test-key", base_url=server.base_url))
         ...
         assert not server.stats().duplicates
 """
@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .assemblyai_api import AUTH_ERROR, FakeAssemblyAI, Faults, ServerConfig
-from .assemblyai_model import AccountConfig, ServerStats, text_for
+from .assemblyai_model import AccountConfig, ServerStats, Transcript, text_for
 
 __all__ = [
     "AUTH_ERROR",
@@ -124,6 +124,12 @@ class AssemblyAIServer:
 
     def stats(self) -> ServerStats:
         return self.service.state.stats()
+
+    def transcripts(self, account: str) -> list[Transcript]:
+        """The account's transcripts as the service keeps them (with their request), newest first."""
+        state = self.service.state
+        with state.lock:
+            return state.listing(account)
 
     def start(self) -> AssemblyAIServer:
         self._http = _Server(self.service)
