@@ -13,7 +13,9 @@ import contextlib
 import datetime as dt
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -283,6 +285,61 @@ class RssWatcher:
     def cpu_seconds(self) -> float:
         times = self.process.cpu_times()
         return times.user + times.system
+
+
+class LoadMeter:
+    """CPU used meanwhile by the daemon, by this benchmark, and by every other process on the machine
+    (other people's tests on a shared machine make figures noisy; this says how noisy)."""
+
+    def __init__(self, daemon_pid: int) -> None:
+        self.daemon = psutil.Process(daemon_pid)
+        self.me = psutil.Process()
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        system = psutil.cpu_times()
+        busy = system.user + system.nice + system.system + getattr(system, "irq", 0.0) + getattr(system, "softirq", 0.0)
+        daemon = sum(self.daemon.cpu_times()[:2])
+        me = sum(self.me.cpu_times()[:2])
+        return time.monotonic(), busy, daemon, me
+
+    def report(self) -> dict[str, float]:
+        now = self._read()
+        wall = now[0] - self.start[0]
+        busy, daemon, me = (now[i] - self.start[i] for i in (1, 2, 3))
+        return {"wall": wall, "daemon": daemon, "bench": me, "others": max(0.0, busy - daemon - me),
+                "cpus": float(os.cpu_count() or 1)}
+
+    def describe(self) -> str:
+        r = self.report()
+        return (f"CPU over {r['wall']:.1f}s: daemon {r['daemon']:.1f}s ({100 * r['daemon'] / r['wall']:.0f}% of a core), "
+                f"benchmark {r['bench']:.1f}s, other processes {r['others']:.1f}s "
+                f"({100 * r['others'] / (r['wall'] * r['cpus']):.0f}% of the machine)")
+
+
+@contextlib.contextmanager
+def py_spy(daemon: DaemonProcess, folder: str | None, name: str, rate: int = 100) -> Iterator[None]:
+    """With a folder: record the daemon with py-spy (every thread, idle ones too; raw collapsed stacks)."""
+    if not folder:
+        yield
+        return
+    binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    target = Path(folder) / f"{name}.txt"
+    assert daemon.process is not None
+    spy = subprocess.Popen([binary, "record", "--pid", str(daemon.process.pid), "--idle", "--threads",
+                            "--format", "raw", "--rate", str(rate), "--output", str(target)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+        print(f"  (py-spy profile of the daemon: {target})", flush=True)
 
 
 def mib(value: int) -> float:

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     BenchUser,
+    LoadMeter,
     MeterSampler,
     RssWatcher,
     StoreReader,
@@ -45,6 +46,7 @@ from common import (  # noqa: E402
     make_users,
     mib,
     parse_time,
+    py_spy,
     submit_together,
     wait_jobs,
 )
@@ -92,12 +94,11 @@ def scenario_fair(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     with daemon_running(ws, "home-fair", **base_env(args)) as daemon:
         users = make_users(daemon, ws, ["alice", "bob"], n, tag="-fair")
         store = StoreReader(daemon)
-        rss = RssWatcher(daemon.process.pid)
-        cpu_before = rss.cpu_seconds()
-        with MeterSampler(daemon, args.sample_interval, store) as sampler:
+        load = LoadMeter(daemon.process.pid)
+        with py_spy(daemon, args.py_spy, "fair"), MeterSampler(daemon, args.sample_interval, store) as sampler:
             released, jobs = submit_together(daemon, users)
             seen_done, final = wait_jobs(daemon, users, jobs, timeout=max(120.0, 20 * 2 * n * s / w))
-        cpu = rss.cpu_seconds() - cpu_before
+        cpu = load.describe()
         tasks = {u.name: store.task_times(jobs[u.name]) for u in users}
         store.close()
 
@@ -149,9 +150,9 @@ def scenario_fair(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
     out(f"  submitted at t=0; jobs ended at t={finished['alice'] - created:.2f}s (alice), "
         f"t={finished['bob'] - created:.2f}s (bob); both ended {n}/{n} done, 0 failed: OK")
-    out(f"  ideal = 2*{n}*{s:g}s/{w} = {ideal:.2f}s; daemon CPU {cpu:.1f}s over the run "
-        f"({100 * cpu / makespan:.0f}% of one core); meters call p50 "
+    out(f"  ideal = 2*{n}*{s:g}s/{w} = {ideal:.2f}s; meters call p50 "
         f"{1000 * percentile(sampler.latencies, 0.5):.1f} ms, p99 {1000 * percentile(sampler.latencies, 0.99):.1f} ms")
+    out(f"  {cpu}")
     out(f"  samples while both had queued work: {len(both)} of {len(sampler.samples)}")
     out(f"  mean running (meters)  alice {met['means'][0]:.2f}  bob {met['means'][1]:.2f}  "
         f"total {met['mean_total']:.2f} of {w}")
@@ -192,6 +193,7 @@ def scenario_late(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
         users = make_users(daemon, ws, names[:1], n, tag="-late")
         lates = make_users(daemon, ws, names[1:], args.late_files, tag="-late")
         store = StoreReader(daemon)
+        load = LoadMeter(daemon.process.pid)
         early: BenchUser = users[0]
         _, jobs = submit_together(daemon, users)
         watch = early.client(daemon)
@@ -231,6 +233,7 @@ def scenario_late(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
         final = _wait_one(watch, jobs[early.name], max(120.0, 20 * n * s / w))
         watch.close()
         store.close()
+        cpu = load.describe()
     assert final["done"] == n, final
     assert all(t["ok"] for t in trials), trials
     out("  when   submit rpc   wait (client)        wait (daemon)        first file done   all files done")
@@ -241,6 +244,7 @@ def scenario_late(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
             f"{1000 * t['first_done']:6.1f} ms         {1000 * t['all_done']:6.1f} ms")
     out(f"  (T = one task duration = {s * 1000:g} ms; A ended {n}/{n}, every late user "
         f"{args.late_files}/{args.late_files})")
+    out(f"  {cpu}")
     client_waits = [t["client_wait"] / s for t in trials]
     daemon_waits = [t["daemon_wait"] / s for t in trials]
     line("late user's first-dispatch wait, median", f"{statistics.median(client_waits):.2f} T", f"<= {TARGET_LATE:g} T",
@@ -297,36 +301,81 @@ def scenario_static(args: argparse.Namespace, fair: dict[str, Any] | None) -> di
 # 4. Zero-time throughput ------------------------------------------------------------------------------
 
 
-def scenario_zero(args: argparse.Namespace, ws: Workspace, users_n: int, files: int, label: str) -> dict[str, Any]:
+def scenario_zero(args: argparse.Namespace, ws: Workspace, users_n: int, files: int, label: str,
+                  budget: float) -> dict[str, Any]:
     total = users_n * files
+    cap = f", stopped after {budget:.0f}s if not done" if budget else ""
     out(f"[4{label}] zero-time engine: {users_n} users x {files} files = {total} files, {args.workers} workers, "
-        f"SQLite, submitted at the same moment")
+        f"SQLite, submitted at the same moment{cap}")
     env = base_env(args, FAIRSCRIBE_SIMULATED_SECONDS=0)
     with daemon_running(ws, f"home-zero{label}", **env) as daemon:
         made = time.monotonic()
         users = make_users(daemon, ws, [f"user{i:02d}" for i in range(users_n)], files, tag=f"-zero{label}")
         out(f"  (made {total} fake files in {time.monotonic() - made:.1f}s)")
         rss = RssWatcher(daemon.process.pid)
-        cpu_before = rss.cpu_seconds()
-        with rss:
+        load = LoadMeter(daemon.process.pid)
+        latencies: dict[str, list[float]] = {"ping": [], "status": [], "meters": []}
+        stop = threading.Event()
+        with py_spy(daemon, args.py_spy, f"zero{label}"), rss:
             released, jobs = submit_together(daemon, users)
-            seen, final = wait_jobs(daemon, users, jobs, timeout=args.zero_timeout, poll=0.5)
+            prober = threading.Thread(target=_probe, args=(daemon, users[0], jobs[users[0].name], latencies, stop),
+                                      daemon=True)
+            prober.start()
+            try:
+                seen, final = wait_jobs(daemon, users, jobs, timeout=budget or args.zero_timeout, poll=0.5)
+                complete = True
+            except TimeoutError:
+                seen, final, complete = time.monotonic(), {}, False
+            stop.set()
+            prober.join()
             memory = rss.status()
-        cpu = rss.cpu_seconds() - cpu_before
-    for user in users:
-        job = final[user.name]
-        assert job["done"] == files and job["total"] == files, job
-    created = min(parse_time(j["created_at"]) for j in final.values())
-    ended = max(parse_time(j["finished_at"]) for j in final.values())
-    elapsed = ended - created
-    rate = total / elapsed
-    out(f"  first submit -> last job done: {elapsed:.1f}s (client saw it after {seen - released:.1f}s); "
-        f"every job {files}/{files} done")
-    out(f"  daemon CPU {cpu:.1f}s = {100 * cpu / elapsed:.0f}% of one core "
-        f"({1000 * cpu / total:.2f} ms CPU per file); daemon VmHWM {mib(memory['VmHWM']):.0f} MiB")
-    line(f"throughput, {users_n} x {files} zero-time", f"{rate:.0f} files/s", f">= {TARGET_FILES_PER_S:g}",
+        cpu = load.report()
+        store = StoreReader(daemon)
+        finishes = sorted(f for (f,) in store.conn.execute("SELECT finished_at FROM tasks WHERE state='done'"))
+        created = min(parse_time(t) for (t,) in store.conn.execute("SELECT created_at FROM jobs"))
+        store.close()
+    done = len(finishes)
+    ends = [parse_time(f) for f in finishes]
+    if complete:
+        for user in users:
+            job = final[user.name]
+            assert job["done"] == files and job["total"] == files, job
+        elapsed = max(parse_time(j["finished_at"]) for j in final.values()) - created
+        out(f"  first submit -> last job done: {elapsed:.1f}s (client saw it after {seen - released:.1f}s); "
+            f"every job {files}/{files} done")
+    else:
+        elapsed = seen - released
+        out(f"  NOT COMPLETE after {elapsed:.0f}s: {done} of {total} files done; at that rate the whole run "
+            f"would take about {total / (done / elapsed):.0f}s")
+    rate = done / elapsed
+    quarter = elapsed / 4
+    per_quarter = [sum(1 for e in ends if created + k * quarter <= e < created + (k + 1) * quarter) / quarter
+                   for k in range(4)]
+    out(f"  files/s in each quarter of the run: {', '.join(f'{r:.0f}' for r in per_quarter)}")
+    out(f"  daemon CPU {cpu['daemon']:.1f}s = {100 * cpu['daemon'] / cpu['wall']:.0f}% of one core "
+        f"({1000 * cpu['daemon'] / max(done, 1):.2f} ms CPU per file); other processes used "
+        f"{100 * cpu['others'] / (cpu['wall'] * cpu['cpus']):.0f}% of the machine; daemon VmHWM "
+        f"{mib(memory['VmHWM']):.0f} MiB")
+    out("  another client meanwhile: " + ", ".join(
+        f"{name} p50 {1000 * percentile(v, 0.5):.0f} ms / p99 {1000 * percentile(v, 0.99):.0f} ms"
+        for name, v in latencies.items() if v))
+    what = "" if complete else " (incomplete)"
+    line(f"throughput, {users_n} x {files} zero-time{what}", f"{rate:.0f} files/s", f">= {TARGET_FILES_PER_S:g}",
          fmt_check(rate, TARGET_FILES_PER_S, at_most=False))
-    return {"rate": rate, "elapsed": elapsed, "total": total}
+    return {"rate": rate, "elapsed": elapsed, "total": total, "complete": complete}
+
+
+def _probe(daemon: Any, user: BenchUser, job_id: int, latencies: dict[str, list[float]],
+           stop: threading.Event) -> None:
+    """A GUI's view while the daemon is busy: ping, its user's job status and the meters, 4 times a second."""
+    with daemon.client(timeout=120.0) as admin, user.client(daemon) as own:
+        calls = {"ping": admin.ping, "status": lambda: own.job(job_id), "meters": admin.meters}
+        while not stop.is_set():
+            for name, call in calls.items():
+                t = time.monotonic()
+                call()
+                latencies[name].append(time.monotonic() - t)
+            stop.wait(0.25)
 
 
 # 5. Peak RSS with 100,000 queued files ----------------------------------------------------------------
@@ -416,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zero-files", type=int, default=10_000, help="files per user of the full zero-time run")
     parser.add_argument("--zero-small-files", type=int, default=1000,
                         help="files per user of the smaller zero-time run (0 = skip)")
-    parser.add_argument("--zero-timeout", type=float, default=900.0)
+    parser.add_argument("--zero-timeout", type=float, default=1800.0, help="give up on a zero-time run after this")
+    parser.add_argument("--zero-budget", type=float, default=240.0,
+                        help="stop the full zero-time run after this many seconds and report the rate so far "
+                             "(0 = run it to the end)")
+    parser.add_argument("--py-spy", metavar="DIR", help="record each daemon with py-spy into DIR")
     parser.add_argument("--rss-files", type=int, default=100_000)
     parser.add_argument("--only", default="fair,late,static,zero,rss",
                         help="comma-separated scenarios to run: fair, late, static, zero, rss")
@@ -451,10 +504,10 @@ def main(argv: list[str] | None = None) -> int:
             out()
         if "zero" in only:
             if args.zero_small_files:
-                results["zero_small"] = scenario_zero(args, ws, args.zero_users, args.zero_small_files, "a")
+                results["zero_small"] = scenario_zero(args, ws, args.zero_users, args.zero_small_files, "a", 0.0)
                 out()
             results["zero"] = scenario_zero(args, ws, args.zero_users, args.zero_files,
-                                            "b" if args.zero_small_files else "")
+                                            "b" if args.zero_small_files else "", args.zero_budget)
             out()
         if "rss" in only:
             results["rss"] = scenario_rss(args, ws)

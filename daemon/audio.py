@@ -22,6 +22,7 @@ from pathlib import Path
 
 import av
 import av.container
+
 from fairscribe.shared.errors import FileRejected
 
 # Enough for every container signature and a few MPEG audio frames found after leading junk.
@@ -62,9 +63,7 @@ def sniff(path: Path) -> None:
     except FileNotFoundError:
         raise FileRejected(f"{path}: the file does not exist (moved or deleted?)") from None
     except PermissionError:
-        raise FileRejected(
-            f"{path}: cannot read the file: permission denied for the daemon's user"
-        ) from None
+        raise FileRejected(f"{path}: cannot read the file: permission denied for the daemon's user") from None
     except OSError as err:
         raise FileRejected(f"{path}: cannot read the file: {err.strerror or err}") from None
     if not _is_media(head):
@@ -72,9 +71,7 @@ def sniff(path: Path) -> None:
         raise FileRejected(f"{path}: not an audio or video file{hint}")
 
 
-def probe(
-    path: Path, max_seconds: float | None = None, min_seconds: float | None = None
-) -> AudioInfo:
+def probe(path: Path, max_seconds: float | None = None, min_seconds: float | None = None) -> AudioInfo:
     """Sniff, then open with PyAV: duration, codec, rate and channels of the first audio track.
 
     Raises FileRejected if the file has no audio track, cannot be decoded, ends before its declared
@@ -108,9 +105,7 @@ def probe(
     return info
 
 
-def decode_chunks(
-    path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
-) -> Iterator[bytes]:
+def decode_chunks(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0) -> Iterator[bytes]:
     """Yield the first audio track as mono s16le PCM at `sample_rate`, `chunk_seconds` per chunk
     (the last one shorter). Raises FileRejected if the file is unreadable or mostly damaged."""
     chunk_bytes = max(1, int(chunk_seconds * sample_rate)) * PCM_SAMPLE_BYTES
@@ -176,9 +171,7 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except av.FFmpegError as err:
-        raise FileRejected(
-            f"{path}: corrupt or unsupported: FFmpeg cannot read it ({_reason(err)})"
-        ) from None
+        raise FileRejected(f"{path}: corrupt or unsupported: FFmpeg cannot read it ({_reason(err)})") from None
 
 
 def _reason(err: av.FFmpegError) -> str:
@@ -197,9 +190,7 @@ def _audio_stream(container: av.container.InputContainer, path: Path) -> av.Audi
     raise FileRejected(f"{path}: contains no audio track")
 
 
-def _declared_duration(
-    container: av.container.InputContainer, stream: av.AudioStream
-) -> float | None:
+def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
     if container.duration is not None and container.duration > 0:
@@ -217,9 +208,7 @@ def _demuxed_duration(container: av.container.InputContainer, stream: av.AudioSt
     return end
 
 
-def _check_tail(
-    container: av.container.InputContainer, stream: av.AudioStream, duration: float, path: Path
-) -> None:
+def _check_tail(container: av.container.InputContainer, stream: av.AudioStream, duration: float, path: Path) -> None:
     """Decode a little audio near the declared end: a file cut short (an interrupted download or
     copy) declares a duration its data does not reach."""
     target = max(0.0, duration - _TAIL_CHECK_SECONDS)
@@ -239,12 +228,8 @@ def _check_tail(
                 if reached >= target:
                     return
     except av.FFmpegError as err:
-        raise FileRejected(
-            f"{path}: corrupt or truncated: FFmpeg cannot read it ({_reason(err)})"
-        ) from None
-    ends = (
-        f"its audio ends at {format_duration(reached)}" if reached else "its audio ends before that"
-    )
+        raise FileRejected(f"{path}: corrupt or truncated: FFmpeg cannot read it ({_reason(err)})") from None
+    ends = f"its audio ends at {format_duration(reached)}" if reached else "its audio ends before that"
     if reached is None or reached + _TAIL_TOLERANCE_SECONDS < duration:
         raise FileRejected(
             f"{path}: truncated or corrupt: it declares {format_duration(duration)} of audio but "
@@ -312,9 +297,7 @@ def _is_media(head: bytes) -> bool:
 def _is_transport_stream(head: bytes) -> bool:
     # 188-byte packets (.ts) or 192-byte ones with a 4-byte time code (.m2ts), each starting 0x47.
     for size, offset in ((188, 0), (192, 4)):
-        if len(head) >= offset + 2 * size + 1 and all(
-            head[offset + k * size] == 0x47 for k in range(3)
-        ):
+        if len(head) >= offset + 2 * size + 1 and all(head[offset + k * size] == 0x47 for k in range(3)):
             return True
     return False
 

@@ -34,6 +34,10 @@ class Database:
             parsed = make_url(url)
         except Exception as exc:
             raise ConfigError(f"FAIRSCRIBE_DATABASE_URL is not a database URL: {exc}") from None
+        if parsed.drivername in ("postgresql", "postgres"):
+            # psycopg 3 is the driver fairscribe ships; a plain postgresql:// URL means it too.
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            url = parsed.render_as_string(hide_password=False)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -54,7 +58,8 @@ class Database:
             )
             event.listen(self.read_engine, "connect", _tune_sqlite)
         else:
-            self.engine = create_engine(url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+            # Several nodes share one server's connection limit (100 by default): keep each node modest.
+            self.engine = create_engine(url, pool_size=10, max_overflow=15, pool_pre_ping=True)
             self.read_engine = self.engine
 
     def describe(self) -> str:

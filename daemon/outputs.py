@@ -42,9 +42,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
         if not name:
             continue
         if name not in FORMATS:
-            raise ValueError(
-                f"formats: unknown output format {item.strip()!r}; choose from {', '.join(FORMATS)}"
-            )
+            raise ValueError(f"formats: unknown output format {item.strip()!r}; choose from {', '.join(FORMATS)}")
         if name not in formats:
             formats.append(name)
     if not formats:
@@ -60,9 +58,7 @@ def output_paths(out_base: Path, formats: Sequence[str]) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for fmt in formats:
         if fmt not in FORMATS:
-            raise ValueError(
-                f"formats: unknown output format {fmt!r}; choose from {', '.join(FORMATS)}"
-            )
+            raise ValueError(f"formats: unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
         paths[fmt] = out_base.with_name(f"{out_base.name}.{fmt}")
     return paths
 
@@ -137,15 +133,13 @@ def build_cues(transcript: Transcript) -> list[Cue]:
     for word in words:
         if group:
             prev = group[-1]
-            fitted = _fit(group + [word])
+            fitted = _fit([*group, word])
             if (
                 fitted is None
                 or word.end_ms - group[0].start_ms > MAX_CUE_MS
                 or word.start_ms - prev.end_ms >= PAUSE_MS
                 or word.speaker != prev.speaker
-                or (
-                    _ends_sentence(prev.text) and prev.end_ms - group[0].start_ms >= SENTENCE_MIN_MS
-                )
+                or (_ends_sentence(prev.text) and prev.end_ms - group[0].start_ms >= SENTENCE_MIN_MS)
             ):
                 close()
                 group = []
@@ -182,7 +176,7 @@ def _cues_without_times(transcript: Transcript) -> list[Cue]:
     lines: tuple[str, ...] = ()
     for token in text.split(" "):
         # A single token always fits (wrap_lines keeps an overlong word whole), so a piece is never empty.
-        fitted = wrap_lines(" ".join(current + [token]))
+        fitted = wrap_lines(" ".join([*current, token]))
         if fitted is None:
             pieces.append(lines)
             current, fitted = [], (token,)
@@ -194,9 +188,7 @@ def _cues_without_times(transcript: Transcript) -> list[Cue]:
     else:
         total_ms = int(len(transcript.text) / CHARS_PER_SECOND * 1000)
     slot = max(1, total_ms // len(pieces))
-    return [
-        Cue(i * slot, i * slot + min(slot, MAX_CUE_MS), lines) for i, lines in enumerate(pieces)
-    ]
+    return [Cue(i * slot, i * slot + min(slot, MAX_CUE_MS), lines) for i, lines in enumerate(pieces)]
 
 
 # --- renderers ------------------------------------------------------------------------------------

@@ -13,6 +13,19 @@ ENGINES = ("assemblyai", "local", "simulated")
 ACCOUNT_DEFAULT_WORKERS = {"free": 5, "paid": 20}
 
 
+def available_cores() -> int:
+    """CPU cores this process may use: its affinity, bounded by a container's CPU quota (cgroup v2),
+    so that a daemon in a 2-CPU container does not start one worker per host core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(cores, 1)
+
+
 def _int(name: str, default: int, minimum: int = 0) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -83,7 +96,7 @@ class Settings:
             engine=engine,
             engine_reason=reason,
             simulated_seconds=_float("FAIRSCRIBE_SIMULATED_SECONDS", 0.05),
-            workers=_int("FAIRSCRIBE_WORKERS", os.cpu_count() or 1, minimum=1),
+            workers=_int("FAIRSCRIBE_WORKERS", available_cores(), minimum=1),
             assemblyai_api_key=key,
             assemblyai_base_url=os.environ.get("ASSEMBLYAI_BASE_URL") or None,
             assemblyai_max_workers=_int(

@@ -48,7 +48,7 @@ class Client:
     def _connect(self, timeout: float | None) -> socket.socket:
         where = self.settings.describe()
         try:
-            if self.settings.address is not None:
+            if not self.settings.prefers_socket() and self.settings.address is not None:
                 sock = socket.create_connection(self.settings.address, timeout=timeout)
             else:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

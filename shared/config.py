@@ -60,7 +60,12 @@ class ClientSettings:
             token=os.environ.get("FAIRSCRIBE_TOKEN") or None,
         )
 
+    def prefers_socket(self) -> bool:
+        """Without a token, a client on the daemon's own machine (or in its container) uses the Unix
+        socket even when TCP is on: TCP needs a token, the socket needs none."""
+        return self.address is None or (self.token is None and self.socket.exists())
+
     def describe(self) -> str:
-        if self.address is not None:
-            return f"{self.address[0]}:{self.address[1]}"
-        return str(self.socket)
+        if self.prefers_socket() or self.address is None:
+            return str(self.socket)
+        return f"{self.address[0]}:{self.address[1]}"

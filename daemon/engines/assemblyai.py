@@ -107,6 +107,10 @@ class AssemblyAIEngine:
         self._pool = PoolSpec("assemblyai", capacity)
         self._speech_models = list(speech_models)
         self._rate = requests_per_window / window_seconds * budget_share
+        # Bursts of up to a second's worth, but within half the headroom the share leaves, so
+        # that even a window of a few seconds never sees more than the account's limit.
+        headroom = requests_per_window * (1 - budget_share) / 2
+        self._burst = max(1, min(round(self._rate), int(headroom)))
         self._policy = RetryPolicy(max_attempts, backoff_base, backoff_cap)
         self._poll_initial = poll_initial
         self._poll_max = poll_max
@@ -332,7 +336,7 @@ class AssemblyAIEngine:
             account = self._accounts.get(fingerprint(key))
             if account is None:
                 # One budget per key: a key is the only account we can tell apart.
-                budget = RequestBudget(self._rate, burst=max(1, round(self._rate)))
+                budget = RequestBudget(self._rate, self._burst)
                 account = Account(key, self._base_url, self._http_timeout, budget, self._policy)
                 self._accounts[account.fingerprint] = account
         return account, label

@@ -27,6 +27,8 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from pocketsphinx import Decoder, Endpointer, Vad
+
 from fairscribe.shared.errors import (
     EngineRejected,
     EngineUnavailable,
@@ -34,7 +36,6 @@ from fairscribe.shared.errors import (
     TaskFailure,
     TransientError,
 )
-from pocketsphinx import Decoder, Endpointer, Vad  # type: ignore[import-untyped]
 
 from ..audio import AudioInfo, check_complete, decode_chunks, format_duration, probe
 from .base import EngineRequest, PoolSpec, Transcript, Word
@@ -136,9 +137,7 @@ class Recogniser:
             speech += len(voiced)
         if utterance:
             on_words(self._recognise(utterance, start))
-        return RecognitionStats(
-            decoded / _BYTES_PER_SECOND, speech / _BYTES_PER_SECOND, _peak_rss_mb()
-        )
+        return RecognitionStats(decoded / _BYTES_PER_SECOND, speech / _BYTES_PER_SECOND, _peak_rss_mb())
 
     def _too_long(self, utterance: bytearray, last_frame: bytes) -> bool:
         seconds = len(utterance) / _BYTES_PER_SECOND
@@ -175,9 +174,7 @@ class Recogniser:
         return words
 
 
-def _pre_roll(
-    recent: deque[bytes], frames: int, frame_seconds: float, speech_start: float, floor: float
-) -> bytes:
+def _pre_roll(recent: deque[bytes], frames: int, frame_seconds: float, speech_start: float, floor: float) -> bytes:
     """The raw audio in the PRE_ROLL_SECONDS before `speech_start` (but not before `floor`, the
     end of the previous utterance). `recent` holds the last frames; the newest is number
     `frames` - 1 and starts at that many frames times `frame_seconds`."""
@@ -232,7 +229,7 @@ def _serve(conn: Connection) -> None:
             )
         except TaskFailure as err:
             conn.send(("failed", err))
-        except Exception as err:  # noqa: BLE001 - anything else fails this file, not the worker
+        except Exception as err:  # anything else fails this file, not the worker
             conn.send(("failed", EngineRejected(f"{path}: the local engine failed: {err!r}")))
         else:
             conn.send(("done", stats))
@@ -330,9 +327,7 @@ class LocalEngine:
                     return worker
                 worker.stop()  # killed while idle (out of memory?): start a fresh one
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(
-            target=_serve, args=(theirs,), name="fairscribe-local", daemon=True
-        )
+        process = self._context.Process(target=_serve, args=(theirs,), name="fairscribe-local", daemon=True)
         process.start()
         theirs.close()  # the child holds its end; closing ours lets recv() see the child die
         return _Worker(process, ours)
@@ -364,7 +359,8 @@ class LocalEngine:
                 elif kind == "progress":
                     request.report_progress(payload)
                 elif kind == "failed":
-                    return payload  # type: ignore[no-any-return]
+                    failure: TaskFailure = payload
+                    return failure
                 else:
                     return words, payload
         except (EOFError, OSError):
@@ -375,7 +371,5 @@ class LocalEngine:
         worker.process.join(5)
         code = worker.process.exitcode
         if code is not None and code < 0 and -code in _CRASH_SIGNALS:
-            return EngineRejected(
-                f"{path}: the local engine crashed on this file ({signal.Signals(-code).name})"
-            )
+            return EngineRejected(f"{path}: the local engine crashed on this file ({signal.Signals(-code).name})")
         return TransientError(f"{path}: the local engine's worker process ended (exit code {code})")

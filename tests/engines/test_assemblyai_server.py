@@ -125,7 +125,7 @@ def test_queue_is_fifo_across_the_keys_of_an_account(tmp_path: Path) -> None:
 
     listed = list(reversed(page.transcripts))  # oldest first
     assert [t.id for t in listed] == ids
-    finished = [t.completed for t in listed]
+    finished = [t.completed or "" for t in listed]
     assert finished == sorted(finished)  # first in, first out
     stats = server.stats()
     assert stats.max_in_flight == {"shared": 6} and stats.transcripts_created == {"shared": 6}
@@ -185,6 +185,11 @@ def test_scripted_and_random_faults(server: AssemblyAIServer, tmp_path: Path) ->
         sdk.list_transcripts()
     assert listed.value.status_code == 500
     assert server.stats().replies_by_status[0] == 2  # the two dropped connections
+    server.faults = Faults(p_slow=1.0, slow_seconds=0.3, p_transcript_error=1.0)
+    began = time.monotonic()
+    failed = sdk.transcribe(url)
+    assert time.monotonic() - began >= 0.3 * 2  # create and at least one poll, each slow
+    assert failed.status == aai.TranscriptStatus.error and failed.error == Faults.transcript_error
 
 
 def test_transcripts_end_in_error_by_content(server: AssemblyAIServer, tmp_path: Path) -> None:

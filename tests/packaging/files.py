@@ -8,7 +8,6 @@ table) are read from the sources, never copied here.
 from __future__ import annotations
 
 import ast
-import fnmatch
 import importlib
 import json
 import os
@@ -57,7 +56,12 @@ def resolve_entry_point(target: str) -> Any:
 
 
 def _is_environ(node: ast.AST) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def _env_read_argument(node: ast.AST) -> ast.AST | None:
@@ -66,8 +70,12 @@ def _env_read_argument(node: ast.AST) -> ast.AST | None:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in ("get", "pop") and _is_environ(func.value):
             return node.args[0]
-        if (isinstance(func, ast.Attribute) and func.attr == "getenv" and isinstance(func.value, ast.Name)
-                and func.value.id == "os"):
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "getenv"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "os"
+        ):
             return node.args[0]
     if isinstance(node, ast.Subscript) and _is_environ(node.value):
         return node.slice
@@ -108,9 +116,10 @@ def env_vars_read(*folders: Path) -> set[str]:
     return names
 
 
-def daemon_env_vars() -> set[str]:
+@cache
+def daemon_env_vars() -> frozenset[str]:
     """What `fairscribed` reads: its own package and the shared one (config, paths)."""
-    return env_vars_read(REPO / "daemon", REPO / "shared")
+    return frozenset(env_vars_read(REPO / "daemon", REPO / "shared"))
 
 
 # DESIGN.md -------------------------------------------------------------------------------------------
@@ -173,7 +182,7 @@ class Instruction:
             if not match:
                 return flags, rest
             flags[match[1]] = match[2] or ""
-            rest = rest[match.end():]
+            rest = rest[match.end() :]
 
     def json_or_words(self, text: str | None = None) -> tuple[list[str], bool]:
         """Exec form (a JSON array) as a list and True; shell form as its words and False."""
@@ -231,7 +240,7 @@ def parse_dockerfile(text: str) -> list[Stage]:
         keyword, _, args = line.partition(" ")
         instruction = Instruction(keyword.upper(), args.strip(), number)
         if instruction.keyword == "FROM":
-            flags, rest = instruction.flags_and_rest
+            _, rest = instruction.flags_and_rest
             words = rest.split()
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             stages.append(Stage(words[0], name))
@@ -327,7 +336,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
             out += r"[^/]"
         elif char == "[":
             end = pattern.index("]", i)
-            body = pattern[i + 1:end].replace("!", "^", 1) if pattern[i + 1:i + 2] == "!" else pattern[i + 1:end]
+            body = pattern[i + 1 : end].replace("!", "^", 1) if pattern[i + 1 : i + 2] == "!" else pattern[i + 1 : end]
             out += f"[{body}]"
             i = end
         elif char == "\\" and i + 1 < len(pattern):
@@ -449,7 +458,10 @@ def daemon_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     found = {}
     for name, service in document["services"].items():
         build = service.get("build")
-        if isinstance(build, dict) and (REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE:
+        if (
+            isinstance(build, dict)
+            and (REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+        ):
             found[name] = service
     return found
 
@@ -529,7 +541,3 @@ def parse_ini(text: str) -> dict[str, list[tuple[str, str]]]:
 
 def first(group: list[tuple[str, str]], key: str) -> str | None:
     return next((value for k, value in group if k == key), None)
-
-
-def fnmatch_any(name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)

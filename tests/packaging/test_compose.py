@@ -42,10 +42,14 @@ def test_the_main_service_runs_without_a_profile(main: dict[str, Any]) -> None:
 
 
 def test_build_args_are_ones_the_dockerfile_declares(daemons: dict[str, dict[str, Any]]) -> None:
-    declared = {i.args.split("=")[0] for stage in files.parse_dockerfile(files.DOCKERFILE.read_text()) for i in stage.all("ARG")}
+    declared = {
+        i.args.split("=")[0] for stage in files.parse_dockerfile(files.DOCKERFILE.read_text()) for i in stage.all("ARG")
+    }
     for name, service in daemons.items():
         args = service["build"].get("args") or {}
-        assert set(args) <= declared, f"{name}: build args {sorted(set(args) - declared)} are not ARGs of the Dockerfile"
+        assert set(args) <= declared, (
+            f"{name}: build args {sorted(set(args) - declared)} are not ARGs of the Dockerfile"
+        )
 
 
 def test_healthcheck_is_the_dockerfiles(daemons: dict[str, dict[str, Any]], runtime: files.Stage) -> None:
@@ -57,13 +61,17 @@ def test_healthcheck_is_the_dockerfiles(daemons: dict[str, dict[str, Any]], runt
         if isinstance(test, str):
             test = ["CMD-SHELL", test]
         if test[0] == "CMD-SHELL":
-            assert ["/bin/sh", "-c", test[1]] == image_check.command, f"{name}: {test[1]!r} differs from the Dockerfile's"
+            assert ["/bin/sh", "-c", test[1]] == image_check.command, (
+                f"{name}: {test[1]!r} differs from the Dockerfile's"
+            )
         else:
             assert test[0] == "CMD" and test[1:] == image_check.command, f"{name}: {test} differs from the Dockerfile's"
         for option in ("interval", "timeout", "start_period"):
             if option in check:
                 files.parse_duration(str(check[option]))
-        assert files.parse_duration(str(check.get("timeout", "30s"))) < files.parse_duration(str(check.get("interval", "30s")))
+        assert files.parse_duration(str(check.get("timeout", "30s"))) < files.parse_duration(
+            str(check.get("interval", "30s"))
+        )
 
 
 def test_resource_limits(daemons: dict[str, dict[str, Any]]) -> None:
@@ -74,7 +82,9 @@ def test_resource_limits(daemons: dict[str, dict[str, Any]]) -> None:
         assert cpus is not None and float(cpus) > 0, f"{name}: no CPU limit"
         assert memory is not None and files.parse_bytes(memory) >= 256 * 1024**2, f"{name}: no (or a tiny) memory limit"
         if "mem_limit" in service and "memory" in limits:
-            assert files.parse_bytes(service["mem_limit"]) == files.parse_bytes(limits["memory"]), "Compose refuses two different limits"
+            assert files.parse_bytes(service["mem_limit"]) == files.parse_bytes(limits["memory"]), (
+                "Compose refuses two different limits"
+            )
 
 
 def test_workers_default_matches_the_cpu_limit(main: dict[str, Any]) -> None:
@@ -90,8 +100,9 @@ def test_restart_policy(daemons: dict[str, dict[str, Any]]) -> None:
         assert policy in ("always", "unless-stopped", "on-failure", "any"), f"{name}: restart {policy!r}"
 
 
-def test_data_is_a_named_volume_at_fairscribe_home(document: dict[str, Any], daemons: dict[str, dict[str, Any]],
-                                                   runtime: files.Stage) -> None:
+def test_data_is_a_named_volume_at_fairscribe_home(
+    document: dict[str, Any], daemons: dict[str, dict[str, Any]], runtime: files.Stage
+) -> None:
     volumes_used = []
     for name, service in daemons.items():
         home = files.service_environment(service).get("FAIRSCRIBE_HOME") or runtime.env()["FAIRSCRIBE_HOME"]
@@ -101,7 +112,9 @@ def test_data_is_a_named_volume_at_fairscribe_home(document: dict[str, Any], dae
     assert len(set(volumes_used)) == len(volumes_used), "each daemon needs its own socket and logs"
 
 
-def test_audio_is_bind_mounted_at_the_same_path_as_on_the_host(daemons: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+def test_audio_is_bind_mounted_at_the_same_path_as_on_the_host(
+    daemons: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
     """A client on the host sends the absolute path it sees; the daemon must find the folder there."""
     for env in ({}, {"FAIRSCRIBE_AUDIO_DIR": str(tmp_path / "audio")}):
         for name, service in files.daemon_services(files.compose(env)).items():
@@ -113,8 +126,9 @@ def test_audio_is_bind_mounted_at_the_same_path_as_on_the_host(daemons: dict[str
                 assert any(m.source == env["FAIRSCRIBE_AUDIO_DIR"] for m in binds)
 
 
-def test_ports_are_published_on_loopback_only(document: dict[str, Any], daemons: dict[str, dict[str, Any]],
-                                             runtime: files.Stage) -> None:
+def test_ports_are_published_on_loopback_only(
+    document: dict[str, Any], daemons: dict[str, dict[str, Any]], runtime: files.Stage
+) -> None:
     from fairscribe.shared.config import parse_host_port
 
     exposed = {int(word.split("/")[0]) for e in runtime.all("EXPOSE") for word in e.args.split()}
@@ -157,10 +171,14 @@ def test_secrets_come_from_the_host_and_default_to_nothing() -> None:
     assert files.service_environment(with_key)["ASSEMBLYAI_API_KEY"] == "k" * 32
 
 
-@pytest.mark.parametrize("host_env", [{}, {"ASSEMBLYAI_API_KEY": "0123456789abcdef", "ASSEMBLYAI_ACCOUNT_TYPE": "paid"}],
-                         ids=["defaults", "with-key"])
-def test_the_daemon_accepts_the_composed_environment(host_env: dict[str, str], runtime: files.Stage,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "host_env",
+    [{}, {"ASSEMBLYAI_API_KEY": "0123456789abcdef", "ASSEMBLYAI_ACCOUNT_TYPE": "paid"}],
+    ids=["defaults", "with-key"],
+)
+def test_the_daemon_accepts_the_composed_environment(
+    host_env: dict[str, str], runtime: files.Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every service's environment, as Compose would pass it, is valid for Settings.from_env."""
     from fairscribe.daemon.settings import Settings
 
@@ -183,7 +201,9 @@ def test_the_daemon_accepts_the_composed_environment(host_env: dict[str, str], r
             assert settings.database_url.startswith("sqlite:////data/")
 
 
-def test_scale_out_profile_shares_one_postgresql_store(document: dict[str, Any], daemons: dict[str, dict[str, Any]]) -> None:
+def test_scale_out_profile_shares_one_postgresql_store(
+    document: dict[str, Any], daemons: dict[str, dict[str, Any]]
+) -> None:
     nodes = {name: s for name, s in daemons.items() if s.get("profiles")}
     if not nodes:
         pytest.skip("no scale-out profile in docker-compose.yml")

@@ -49,7 +49,9 @@ def test_multi_stage_builds_a_wheel_and_installs_it_in_the_runtime_stage(stages:
         sources.update(re.findall(r"--mount=\S*\bfrom=([\w.-]+)", instruction.args))
     assert {b.name for b in builders} & sources, f"the runtime stage takes nothing from {[b.name for b in builders]}"
     installs = [r.args for r in runtime.all("RUN") if re.search(r"\bpip install\b", r.args)]
-    assert installs and all("--no-index" in i for i in installs), "the runtime stage installs from the built wheels only"
+    assert installs and all("--no-index" in i for i in installs), (
+        "the runtime stage installs from the built wheels only"
+    )
     assert not any(re.search(r"\bpip wheel\b|\bapt-get\b", r.args) for r in runtime.all("RUN"))
 
 
@@ -91,15 +93,31 @@ def test_the_build_stage_copies_what_the_build_backend_reads(stages: list[Stage]
 
 
 def test_dockerignore_sends_the_sources_and_nothing_else(ignore: files.DockerIgnore) -> None:
-    for unwanted in (".venv/bin/python", ".git/HEAD", "tests/conftest.py", "tests/artifacts/x.log",
-                     "daemon/__pycache__/app.cpython-311.pyc", "fairscribe.egg-info/PKG-INFO", ".mypy_cache/x",
-                     ".pytest_cache/v", ".hypothesis/examples/x", "samples/a.wav", "bench/out/x.csv",
-                     "build/lib/x.py", "dist/fairscribe-0.1.0.whl", ".coverage", "htmlcov/index.html"):
+    for unwanted in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/conftest.py",
+        "tests/artifacts/x.log",
+        "daemon/__pycache__/app.cpython-311.pyc",
+        "fairscribe.egg-info/PKG-INFO",
+        ".mypy_cache/x",
+        ".pytest_cache/v",
+        ".hypothesis/examples/x",
+        "samples/a.wav",
+        "bench/out/x.csv",
+        "build/lib/x.py",
+        "dist/fairscribe-0.1.0.whl",
+        ".coverage",
+        "htmlcov/index.html",
+    ):
         assert ignore.excluded(unwanted), f".dockerignore lets {unwanted} into the build context"
-    sources = [p for p in files.context_files() if p.startswith(("daemon/", "shared/")) and "__pycache__" not in p
-               and not p.endswith((".pyc", ".pyo"))]
+    sources = [
+        p
+        for p in files.context_files()
+        if p.startswith(("daemon/", "shared/")) and "__pycache__" not in p and not p.endswith((".pyc", ".pyo"))
+    ]
     assert sources
-    for path in sources + ["pyproject.toml"]:
+    for path in [*sources, "pyproject.toml"]:
         assert not ignore.excluded(path), f".dockerignore leaves {path} out of the build context"
 
 
@@ -110,9 +128,10 @@ def test_runtime_runs_as_a_non_root_user_created_in_the_image(runtime: Stage) ->
     assert keywords.index("USER") < keywords.index("ENTRYPOINT")
     user = users[-1].args.split(":")[0]
     assert user not in ("root", "0")
-    assert any(re.search(rf"\buseradd\b.*\b{re.escape(user)}\s*($|&&|\\)", r.args) for r in runtime.all("RUN")) or user.isdigit(), (
-        f"USER {user} is not created in the runtime stage"
-    )
+    assert (
+        any(re.search(rf"\buseradd\b.*\b{re.escape(user)}\s*($|&&|\\)", r.args) for r in runtime.all("RUN"))
+        or user.isdigit()
+    ), f"USER {user} is not created in the runtime stage"
 
 
 def test_entrypoint_is_the_daemons_console_script(runtime: Stage) -> None:
@@ -169,8 +188,9 @@ def test_healthcheck_asks_the_daemon_through_the_cli_over_the_unix_socket(runtim
     assert "FAIRSCRIBE_TOKEN" in unset
     # The command parses: the CLI knows it (typer's usage errors exit 2, the same as a refusal,
     # so this is checked on its own here; the run against a live daemon is in test_container_run).
-    from fairscribe.shared import cli
     from typer.testing import CliRunner
+
+    from fairscribe.shared import cli
 
     result = CliRunner().invoke(cli.app, [*command[1:], "--help"])
     assert result.exit_code == 0, result.output

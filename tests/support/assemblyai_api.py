@@ -112,7 +112,7 @@ class FakeAssemblyAI:
         state = self.state
         with state.lock:
             account = state.account_for(authorization)
-            reply = self._admit(account, method, path, now)
+            reply = self._admit(account, now)
             if reply is None:
                 assert account is not None
                 kind, retry_after = self._fault(method, path)
@@ -129,7 +129,8 @@ class FakeAssemblyAI:
             state.record(RequestRecord(now, account, method, path, status))
         return reply
 
-    def _admit(self, account: str | None, method: str, path: str, now: float) -> Reply | None:
+    def _admit(self, account: str | None, now: float) -> Reply | None:
+        """Authentication, then the account's rate limit: both come before anything else."""
         if account is None:
             return Reply(401, {"error": AUTH_ERROR})
         wait = self.state.rate_limit(account, now)

@@ -146,7 +146,9 @@ def audio_seconds_of(data: bytes) -> float:
     """Duration of a WAV; for anything else, as if it were 128 kbit/s audio."""
     try:
         with wave.open(io.BytesIO(data)) as wav:
-            return wav.getnframes() / float(wav.getframerate())
+            frames: int = wav.getnframes()
+            rate: int = wav.getframerate()
+            return frames / rate
     except (wave.Error, EOFError):
         return len(data) / 16_000
 

@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -131,7 +131,7 @@ class AssemblyAIServer:
         with state.lock:
             return state.listing(account)
 
-    def start(self) -> AssemblyAIServer:
+    def start(self) -> Self:
         self._http = _Server(self.service)
         host, port = self._http.server_address[:2]
         self.service.base_url = f"http://{host!s}:{port}"

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+
 from fairscribe.daemon.audio import decode_chunks
 
 # extension -> (container format, audio codec, sample rate, bit rate): typical published speech

@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fairscribe.daemon import outputs
 from fairscribe.daemon.engines.base import Transcript, Word
 from fairscribe.daemon.outputs import (
@@ -20,8 +23,6 @@ from fairscribe.daemon.outputs import (
     parse_formats,
     write_outputs,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def _words(*spec: tuple[str, int, int]) -> tuple[Word, ...]:
@@ -53,7 +54,7 @@ def test_parse_formats_accepts_spaces_case_and_repeats() -> None:
 
 @pytest.mark.parametrize("text", ["txt,docx", "pdf"])
 def test_parse_formats_names_the_bad_format(text: str) -> None:
-    with pytest.raises(ValueError, match="docx|pdf"):
+    with pytest.raises(ValueError, match=r"docx|pdf"):
         parse_formats(text)
 
 
@@ -83,8 +84,7 @@ def test_write_all_formats(tmp_path: Path) -> None:
     srt = (tmp_path / "a/b/clip.srt").read_text()
     # The long pause after "world." (and the sentence end) splits the cues.
     assert srt == (
-        "1\n00:00:00,000 --> 00:00:00,900\nHello world.\n\n"
-        "2\n00:00:02,600 --> 00:00:03,700\nThis is fairscribe.\n"
+        "1\n00:00:00,000 --> 00:00:00,900\nHello world.\n\n2\n00:00:02,600 --> 00:00:03,700\nThis is fairscribe.\n"
     )
     vtt = (tmp_path / "a/b/clip.vtt").read_text()
     assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:00.900\nHello world.\n")
@@ -125,9 +125,7 @@ def test_no_words_gives_cues_spread_over_the_audio() -> None:
 
 
 def test_empty_transcript_writes_empty_but_valid_files(tmp_path: Path) -> None:
-    write_outputs(
-        Transcript(text="", audio_seconds=5.0, engine="local"), tmp_path / "silence", FORMATS
-    )
+    write_outputs(Transcript(text="", audio_seconds=5.0, engine="local"), tmp_path / "silence", FORMATS)
     assert (tmp_path / "silence.txt").read_text() == ""
     assert (tmp_path / "silence.srt").read_text() == ""
     assert (tmp_path / "silence.vtt").read_text() == "WEBVTT\n"
@@ -147,14 +145,10 @@ _token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz.,?!'", min_size=1, max_siz
 @st.composite
 def _timed_words(draw: st.DrawFn) -> tuple[Word, ...]:
     texts = draw(st.lists(_token, max_size=120))
-    speakers = draw(
-        st.lists(
-            st.sampled_from([None, "A", "Speaker B"]), min_size=len(texts), max_size=len(texts)
-        )
-    )
+    speakers = draw(st.lists(st.sampled_from([None, "A", "Speaker B"]), min_size=len(texts), max_size=len(texts)))
     words = []
     t = draw(st.integers(0, 10_000))
-    for text, speaker in zip(texts, speakers):
+    for text, speaker in zip(texts, speakers, strict=True):
         t += draw(st.integers(0, 3000))  # gap before the word
         length = draw(st.integers(0, 8000))  # includes words longer than a whole cue
         words.append(Word(text, t, t + length, speaker=speaker))
@@ -176,13 +170,7 @@ def test_cues_respect_length_limits_and_keep_every_word(words: tuple[Word, ...])
     for before, after in itertools.pairwise(cues):
         assert before.end_ms <= after.start_ms
     # Words are lower case, so the labels' tokens cannot be mistaken for words.
-    shown = [
-        s
-        for c in cues
-        for line in c.lines
-        for s in line.split()
-        if s not in ("A:", "Speaker", "B:")
-    ]
+    shown = [s for c in cues for line in c.lines for s in line.split() if s not in ("A:", "Speaker", "B:")]
     assert shown == [w.text for w in words]
 
 
@@ -199,16 +187,12 @@ def test_cues_without_times_respect_limits(text: str, seconds: float | None) -> 
 # --- atomic writing ------------------------------------------------------------------------------
 
 
-def test_failed_write_leaves_no_partial_or_temp_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_write_leaves_no_partial_or_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "clip.txt").write_text("old transcript\n")
     real_write = os.write
 
     def failing_write(fd: int, data: bytes | memoryview) -> int:
-        real_write(
-            fd, bytes(data)[:3]
-        )  # part of the data reaches the temporary file, then the disk fills
+        real_write(fd, bytes(data)[:3])  # part of the data reaches the temporary file, then the disk fills
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(outputs.os, "write", failing_write)
@@ -220,9 +204,8 @@ def test_failed_write_leaves_no_partial_or_temp_file(
 
 def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
     (tmp_path / "clip.srt").mkdir()  # a folder in the way: os.replace fails
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(OSError, match=r"clip\.srt"):
         write_outputs(SAMPLE, tmp_path / "clip", ("txt", "srt", "json"))
-    assert "clip.srt" in str(caught.value)
     # The txt before the failure is complete; nothing temporary remains; json was never started.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.srt", "clip.txt"]
     assert (tmp_path / "clip.txt").read_text() == SAMPLE.text + "\n"
@@ -231,9 +214,8 @@ def test_failed_rename_leaves_no_temp_file(tmp_path: Path) -> None:
 def test_unwritable_folder_raises_oserror_naming_it(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(OSError) as caught:
+    with pytest.raises(OSError, match="file"):
         write_outputs(SAMPLE, blocker / "clip", ("txt",))
-    assert "file" in str(caught.value)
 
 
 def test_rewrite_replaces_atomically_and_respects_umask(tmp_path: Path) -> None:
