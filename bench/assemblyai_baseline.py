@@ -29,18 +29,18 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import assemblyai as aai
-import httpx
+import assemblyai as aai  # noqa: E402
+import httpx  # noqa: E402
 
-from tests.support.assemblyai_model import ServerStats
-from tests.support.assemblyai_server import (
+from tests.support.assemblyai_model import ServerStats  # noqa: E402
+from tests.support.assemblyai_server import (  # noqa: E402
     AccountConfig,
     AssemblyAIServer,
     Faults,
     ServerConfig,
     text_for,
 )
-from tests.support.audio_files import noise_wavs
+from tests.support.audio_files import noise_wavs  # noqa: E402
 
 ACCOUNT = "shared"
 

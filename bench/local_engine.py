@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,6 +100,14 @@ def _timed(label: str, files: Sequence[Path], threads: int, call: Callable[[int,
     return wall
 
 
+def _engine_call(engine: LocalEngine, _: int, path: Path) -> object:
+    return engine.transcribe(_request(path))
+
+
+def _recogniser_call(recognisers: Sequence[Recogniser], index: int, path: Path) -> object:
+    return _recognise_text(recognisers[index], path)
+
+
 def throughput(folder: Sequence[Path]) -> None:
     audio = sum(probe(f).duration_seconds for f in folder)
     print(f"folder: {len(folder)} clips, {audio:.0f} s of audio")
@@ -107,14 +116,10 @@ def throughput(folder: Sequence[Path]) -> None:
         engine = LocalEngine(workers)
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:  # start and warm every worker process
-            list(pool.map(lambda p: engine.transcribe(_request(p)), folder[:workers]))
+            list(pool.map(partial(_engine_call, engine, 0), folder[:workers]))
         print(f"  {workers} worker process(es) started and warmed in {time.perf_counter() - started:.1f} s")
         walls[f"engine{workers}"] = _timed(
-            f"LocalEngine, {workers} thread(s) -> processes",
-            folder,
-            workers,
-            lambda _, path: engine.transcribe(_request(path)),
-            audio,
+            f"LocalEngine, {workers} thread(s) -> processes", folder, workers, partial(_engine_call, engine), audio
         )
         engine.close()
     for threads in (1, 2):
@@ -123,7 +128,7 @@ def throughput(folder: Sequence[Path]) -> None:
             f"Recogniser in-process, {threads} thread(s)",
             folder,
             threads,
-            lambda index, path: _recognise_text(recognisers[index], path),
+            partial(_recogniser_call, recognisers),
             audio,
         )
     print(

@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from spine_common import (  # noqa: E402
     BenchUser,
     LoadMeter,
     MeterSampler,

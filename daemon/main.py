@@ -47,7 +47,9 @@ def setup_logging(settings: Settings, level: str) -> None:
         handler.setFormatter(formatter)
         handler.addFilter(redact)
         root.addHandler(handler)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Libraries that log every request or every job run would drown the lines about users' work.
+    for noisy in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,6 +40,8 @@ class Job(SQLModel, table=True):
     engine: str = Field(max_length=32)
     formats: str = Field(default="txt,srt,vtt,json", max_length=64)
     language: str | None = Field(default=None, max_length=16)
+    # Engine options of this job (speech model, punctuation …), validated at submit.
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
     force: bool = False
     scanning: bool = True
     cancel_requested: bool = False

@@ -121,12 +121,14 @@ class Service:
         except EngineUnavailable as exc:
             raise RpcError(ErrorCode.ENGINE_UNAVAILABLE, str(exc)) from None
         job_id = self.start_job(account.id, str(source), str(out), engine_name, formats,
-                                _param(params, "language", str), force=bool(_param(params, "force", bool)))
+                                _param(params, "language", str), force=bool(_param(params, "force", bool)),
+                                options=engine_options(params))
         assert job_id is not None
         return {"job": self._job_dict(job_id)}
 
     def start_job(self, user_id: int, source: str, out: str, engine_name: str, formats: tuple[str, ...],
-                  language: str | None, *, force: bool, only_new: bool = False) -> int | None:
+                  language: str | None, *, force: bool, only_new: bool = False,
+                  options: dict[str, Any] | None = None) -> int | None:
         """Create a job and scan its folder in the background; with `only_new` (a schedule's run),
         no job is made when every file was already transcribed."""
         engine = self.registry.get(engine_name)
@@ -136,7 +138,8 @@ class Service:
         if only_new and not submission.has_new_files(request, done):
             return None
         job_id = self.store.create_job(user_id=user_id, source_dir=source, out_dir=out, engine=engine_name,
-                                       formats=",".join(formats), language=language, force=force)
+                                       formats=",".join(formats), language=language, force=force,
+                                       options=options)
         user = self.accounts.all()[user_id].name
         threading.Thread(
             target=submission.scan, name=f"scan-{job_id}", daemon=True,
@@ -248,6 +251,7 @@ class Service:
             result.append({
                 "id": row.id, "user": user, "state": row.state, "dir": row.source_dir, "out": row.out_dir,
                 "engine": row.engine, "formats": row.formats.split(","), "language": row.language,
+                "options": dict(row.options or {}),
                 "total": c.total, "queued": c.queued, "running": c.running, "done": c.done,
                 "failed": c.failed, "cancelled": c.cancelled, "skipped": row.skipped, "scanning": row.scanning,
                 "error": row.error, "eta_seconds": eta, "position": row.position,
@@ -309,6 +313,29 @@ class Service:
                 "waiting": list(decision.waiting) if decision else []}
 
     METHODS: dict[str, Handler] = {}
+
+
+ENGINE_FLAGS = ("punctuate", "format_text", "speaker_labels")
+
+
+def engine_options(params: dict[str, Any]) -> dict[str, Any]:
+    """The engine options a submit may carry, checked field by field."""
+    options = _param(params, "options", dict) or {}
+    unknown = sorted(set(options) - {"speech_models", *ENGINE_FLAGS})
+    if unknown:
+        raise RpcError(ErrorCode.INVALID_PARAMS, f"unknown option {unknown[0]!r} in field 'options'")
+    checked: dict[str, Any] = {}
+    models = options.get("speech_models")
+    if models is not None:
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) and m.strip() for m in models):
+            raise RpcError(ErrorCode.INVALID_PARAMS, "option 'speech_models' must be a non-empty list of names")
+        checked["speech_models"] = [m.strip() for m in models]
+    for flag in ENGINE_FLAGS:
+        if flag in options:
+            if not isinstance(options[flag], bool):
+                raise RpcError(ErrorCode.INVALID_PARAMS, f"option {flag!r} must be true or false")
+            checked[flag] = options[flag]
+    return checked
 
 
 def account_dict(account: Account) -> dict[str, Any]:

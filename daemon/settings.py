@@ -65,6 +65,7 @@ class Settings:
     assemblyai_api_key: str | None
     assemblyai_base_url: str | None
     assemblyai_max_workers: int
+    assemblyai_speech_models: tuple[str, ...]
     max_concurrent_users: int
     lease_seconds: float = 30.0
     task_timeout_seconds: float = 3600.0
@@ -102,6 +103,9 @@ class Settings:
             assemblyai_max_workers=_int(
                 "ASSEMBLYAI_MAX_WORKERS", ACCOUNT_DEFAULT_WORKERS[account], minimum=1
             ),
+            assemblyai_speech_models=tuple(
+                m.strip() for m in os.environ.get("ASSEMBLYAI_SPEECH_MODELS", "universal").split(",") if m.strip()
+            ) or ("universal",),
             max_concurrent_users=_int("MAX_CONCURRENT_USERS", 4),
             lease_seconds=_float("FAIRSCRIBE_LEASE_SECONDS", 30.0, minimum=1.0),
             task_timeout_seconds=_float("FAIRSCRIBE_TASK_TIMEOUT", 3600.0, minimum=0.1),

@@ -71,13 +71,14 @@ class Store:
     # Jobs -----------------------------------------------------------------------------------
 
     def create_job(self, *, user_id: int, source_dir: str, out_dir: str, engine: str, formats: str,
-                   language: str | None, force: bool) -> int:
+                   language: str | None, force: bool, options: dict[str, Any] | None = None) -> int:
         with self.db.write() as conn:
             position = conn.execute(select(func.coalesce(func.max(JOBS.c.position), 0.0) + 1.0)).scalar_one()
             job_id = conn.execute(
                 insert(JOBS).values(
                     user_id=user_id, state=str(JobState.ACTIVE), source_dir=source_dir, out_dir=out_dir,
-                    engine=engine, formats=formats, language=language, force=force, scanning=True,
+                    engine=engine, formats=formats, language=language, options=options or {}, force=force,
+                    scanning=True,
                     cancel_requested=False, position=position, total=0, created_at=utcnow(),
                     last_progress_at=utcnow(),
                 )
@@ -281,10 +282,15 @@ class Store:
                         attempts=case((TASKS.c.attempts > 0, TASKS.c.attempts - 1), else_=0))
             ).rowcount
 
-    def remember_remote(self, task_id: int, claim_id: str, intent: str | None, remote_id: str | None) -> None:
+    def remember_remote(self, task_id: int, claim_id: str, intent: str | None, remote_id: str | None) -> bool:
+        """Store what a remote engine started; False when the claim no longer holds the task (its
+        lease expired and another worker may be resuming it), so the caller must not go on."""
         with self.db.write() as conn:
-            conn.execute(update(TASKS).where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id)
-                         .values(remote_intent=intent, remote_id=remote_id))
+            return conn.execute(
+                update(TASKS).where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id,
+                                    TASKS.c.state == TaskState.RUNNING)
+                .values(remote_intent=intent, remote_id=remote_id)
+            ).rowcount == 1
 
     def set_progress(self, task_id: int, claim_id: str, fraction: float) -> None:
         with self.db.write() as conn:

@@ -23,7 +23,7 @@ from fairscribe.daemon.batching import BatchSizer
 from fairscribe.daemon.dispatch import Claim, Dispatcher
 from fairscribe.daemon.engines.base import EngineRequest, RemoteState, Transcript
 from fairscribe.daemon.engines.registry import EngineRegistry
-from fairscribe.daemon.models import Job, utcnow
+from fairscribe.daemon.models import utcnow
 from fairscribe.daemon.settings import Settings
 from fairscribe.daemon.store import ClaimedTask, Store
 from fairscribe.shared.errors import EngineUnavailable, TaskFailure, TransientError
@@ -42,6 +42,7 @@ class JobSpec:
     out_dir: str
     formats: tuple[str, ...]
     language: str | None
+    options: dict[str, Any]
 
 
 class Worker:
@@ -83,7 +84,8 @@ class Worker:
     def _job(self, job_id: int) -> JobSpec:
         with self.store.db.read() as conn:
             row = self.store.job_row(conn, job_id)
-        return JobSpec(row.engine, row.source_dir, row.out_dir, outputs.parse_formats(row.formats), row.language)
+        return JobSpec(row.engine, row.source_dir, row.out_dir, outputs.parse_formats(row.formats), row.language,
+                       dict(row.options or {}))
 
     def _run_task(self, claim: Claim, task: ClaimedTask, job: JobSpec) -> None:
         context = f"user={claim.user} job={task.job_id} file={task.path}"
@@ -128,7 +130,9 @@ class Worker:
         stop = threading.Event()
 
         def remember(state: RemoteState) -> None:
-            self.store.remember_remote(task.id, claim.id, state.intent, state.remote_id)
+            if not self.store.remember_remote(task.id, claim.id, state.intent, state.remote_id):
+                stop.set()
+                raise TransientError(f"{task.path}: this worker's lease ended; another will resume the file")
 
         def progress(fraction: float) -> None:
             self.store.set_progress(task.id, claim.id, fraction)
@@ -139,6 +143,7 @@ class Worker:
             job_id=task.job_id,
             task_id=task.id,
             language=job.language,
+            options=job.options,
             remote=RemoteState(task.remote_intent, task.remote_id),
             credentials=self.accounts.credentials(claim.user_id).values,
             report_progress=progress,

@@ -247,6 +247,15 @@ def submit(
     language: LanguageOpt = None,
     engine: EngineOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Transcribe again files that already have transcripts.")] = False,
+    speech_model: Annotated[
+        list[str] | None, typer.Option("--speech-model", metavar="NAME", help="AssemblyAI speech model (repeatable).")
+    ] = None,
+    punctuate: Annotated[
+        bool | None, typer.Option("--punctuate/--no-punctuate", help="AssemblyAI: punctuation and casing.")
+    ] = None,
+    speaker_labels: Annotated[
+        bool | None, typer.Option("--speaker-labels/--no-speaker-labels", help="AssemblyAI: label speakers.")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Show progress and exit like `wait` when the job ends.")] = False,
     start_daemon: Annotated[
         bool, typer.Option("--start-daemon/--no-start-daemon", help="Start a local daemon if none answers.")
@@ -255,10 +264,17 @@ def submit(
 ) -> None:
     """Transcribe every audio file under DIR."""
     chosen_formats = parse_formats(formats)
+    options: dict[str, Any] = {}
+    if speech_model:
+        options["speech_models"] = speech_model
+    if punctuate is not None:
+        options["punctuate"] = options["format_text"] = punctuate
+    if speaker_labels is not None:
+        options["speaker_labels"] = speaker_labels
     with _session(ctx, as_json, start_daemon=start_daemon) as client:
         job = client.submit(
             _absolute(directory), out=_absolute(out) if out else None,
-            formats=chosen_formats, language=language, engine=engine, force=force,
+            formats=chosen_formats, language=language, engine=engine, force=force, options=options or None,
         )
         job_id = int(job["id"])
         if not as_json:

@@ -142,8 +142,11 @@ class Client:
         language: str | None = None,
         engine: str | None = None,
         force: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"dir": directory, "force": force}
+        if options:
+            params["options"] = options
         for key, value in (("out", out), ("formats", formats), ("language", language), ("engine", engine)):
             if value is not None:
                 params[key] = value

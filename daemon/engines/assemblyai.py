@@ -304,7 +304,7 @@ class AssemblyAIEngine:
     def _poll_delay(budget: RequestBudget, interval: float) -> float:
         # The floor keeps all the account's waiters' polls inside its budget; the jitter keeps
         # transcripts created together from polling in lockstep.
-        return max(interval, budget.poll_floor()) * random.uniform(0.9, 1.1)
+        return max(interval, budget.poll_floor()) * random.uniform(0.9, 1.1)  # noqa: S311 (jitter)
 
     def _config(self, request: EngineRequest) -> aai.TranscriptionConfig:
         options = request.options

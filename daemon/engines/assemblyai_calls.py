@@ -90,7 +90,7 @@ class RetryPolicy:
         error = state.outcome.exception() if state.outcome is not None else None
         retry_after = error.retry_after if isinstance(error, ApiError) else None
         # Jitter spreads the threads that were all told the same Retry-After.
-        return (retry_after or 0.0) + random.uniform(0.0, ceiling)
+        return (retry_after or 0.0) + random.uniform(0.0, ceiling)  # noqa: S311 (jitter)
 
 
 def fingerprint(key: str) -> str:

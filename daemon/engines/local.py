@@ -95,8 +95,8 @@ class Recogniser:
         """Recognise `path`, handing over words chunk by chunk (nothing accumulates here)."""
         endpointer = Endpointer(sample_rate=SAMPLE_RATE)
         frame_bytes, frame_seconds = endpointer.frame_bytes, endpointer.frame_length
-        # The last raw frames, for the pre-roll; the endpointer answers a window late, so keep
-        # the window's worth as well.
+        # The last raw frames, for the pre-roll. The endpointer declares speech a window (0.3 s)
+        # after it starts, so a second more than the pre-roll is kept.
         recent: deque[bytes] = deque(maxlen=round((PRE_ROLL_SECONDS + 1.0) / frame_seconds))
         frames = 0  # raw frames given to the endpointer so far
         utterance = bytearray()
@@ -214,12 +214,20 @@ def _serve(conn: Connection) -> None:
     """A worker process: recognise one file per request until the daemon closes the pipe."""
     # Ctrl-C in a terminal reaches the whole process group; the daemon decides when work stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    recogniser = Recogniser()
+    try:
+        recogniser = Recogniser()
+    except Exception as err:  # a missing or broken model: every file would fail the same way
+        broken: TaskFailure | None = EngineUnavailable(f"the local engine cannot load its speech model: {err!r}")
+    else:
+        broken = None
     while True:
         try:
             path, duration = conn.recv()
         except EOFError:
             return
+        if broken is not None:
+            conn.send(("failed", broken))
+            continue
         try:
             stats = recogniser.run(
                 Path(path),

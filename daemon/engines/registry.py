@@ -30,6 +30,7 @@ def _assemblyai(settings: Settings) -> Engine:
         api_key=settings.assemblyai_api_key,
         base_url=settings.assemblyai_base_url,
         capacity=settings.assemblyai_max_workers,
+        speech_models=settings.assemblyai_speech_models,
     )
 
 

