@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 
 from fairscribe.daemon.db import Database
-from fairscribe.daemon.models import User, utcnow
-
-USERS = User.__table__
+from fairscribe.daemon.models import USERS, utcnow
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from fairscribe.daemon.db import Database
 from fairscribe.daemon.dispatch import Claim, Dispatcher
 from fairscribe.daemon.engines.registry import EngineRegistry
 from fairscribe.daemon.models import utcnow
+from fairscribe.daemon.schedules import Schedules
 from fairscribe.daemon.server import Server
 from fairscribe.daemon.service import Service
 from fairscribe.daemon.settings import Settings
@@ -58,7 +59,7 @@ class Daemon:
         self.worker = Worker(settings, self.store, self.accounts, self.registry, self.sizer, self.dispatcher,
                              self.wake, self.stopping)
         self.watchdog = Watchdog(settings, self.db, self.store, self.dispatcher, self.wake)
-        self.schedules = None
+        self.schedules: Schedules | None = None
         self.service = Service(self.store, self.accounts, self.registry, self.dispatcher, self.sizer, self.wake)
         self.server = Server(settings, self.service)
         self._dirty = threading.Event()
@@ -71,10 +72,8 @@ class Daemon:
             orphans = self.store.release_all_running()
             if orphans:
                 log.warning("re-queued %d files that were running when the daemon last stopped", orphans)
-        from fairscribe.daemon.schedules import Schedules
-
-        self.schedules = Schedules(self.db, self.store, self.scheduler, self.service)
-        self.service.schedules = self.schedules
+        schedules = Schedules(self.db, self.store, self.scheduler, self.service)
+        self.schedules = self.service.schedules = schedules
         lease = self.settings.lease_seconds
         self.scheduler.add_job(self._dispatch, "interval", seconds=DISPATCH_INTERVAL, id="dispatch",
                                next_run_time=datetime.now(timezone.utc))
@@ -85,7 +84,7 @@ class Daemon:
                                id="watchdog")
         self.scheduler.add_job(self._retain, "interval", hours=1, id="retention")
         self.scheduler.start()
-        self.schedules.start()
+        schedules.start()
         self.server.start()
         log.info("fairscribed ready: engine %s (%s), %d local workers, AssemblyAI pool %d, store %s",
                  self.settings.engine, self.settings.engine_reason, self.settings.workers,

@@ -12,9 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select
 
-from fairscribe.daemon.models import Event, utcnow
-
-EVENTS = Event.__table__
+from fairscribe.daemon.models import EVENTS, utcnow
 
 
 @dataclass(frozen=True)

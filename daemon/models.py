@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -115,3 +115,15 @@ class Schedule(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_run_at: datetime | None = None
     last_job_id: int | None = None
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# The Core tables, for the queries that want SQL rather than ORM objects.
+USERS = _table(User)
+JOBS = _table(Job)
+TASKS = _table(Task)
+EVENTS = _table(Event)
+SCHEDULES = _table(Schedule)

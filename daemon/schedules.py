@@ -22,14 +22,12 @@ from sqlalchemy import delete, insert, select, update
 from fairscribe.daemon import submission
 from fairscribe.daemon.access import Caller
 from fairscribe.daemon.db import Database
-from fairscribe.daemon.models import Job, Schedule, utcnow
+from fairscribe.daemon.models import JOBS, SCHEDULES, utcnow
 from fairscribe.daemon.outputs import FORMATS
 from fairscribe.daemon.store import TERMINAL_JOB_STATES, Store
 
 log = logging.getLogger(__name__)
 
-SCHEDULES = Schedule.__table__
-JOBS = Job.__table__
 MIN_EVERY_SECONDS = 10
 _ACTIVE: Schedules | None = None
 

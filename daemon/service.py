@@ -21,15 +21,13 @@ from fairscribe.daemon.accounts import Account, Accounts
 from fairscribe.daemon.batching import BatchSizer
 from fairscribe.daemon.dispatch import Dispatcher
 from fairscribe.daemon.engines.registry import EngineRegistry
-from fairscribe.daemon.models import Job, Task
+from fairscribe.daemon.models import JOBS, TASKS
 from fairscribe.daemon.outputs import FORMATS, parse_formats
 from fairscribe.daemon.store import TERMINAL_JOB_STATES, Store
 from fairscribe.daemon.transitions import JobCounts
 from fairscribe.shared.errors import ConfigError, EngineUnavailable
 from fairscribe.shared.protocol import VERSION, ErrorCode
 
-JOBS = Job.__table__
-TASKS = Task.__table__
 MAX_FILES_LISTED = 5_000
 
 
@@ -285,23 +283,23 @@ class Service:
         tallies: dict[int, dict[str, int]] = {}
         for user_id, state, count in rows:
             tallies.setdefault(user_id, {})[state] = count
-        running = {}
+        running: dict[int, int] = {}
         for d in snapshot.demand:
             running[d.user_id] = running.get(d.user_id, 0) + d.running
         waiting = set(decision.waiting) if decision else set()
-        users = []
+        users: list[dict[str, Any]] = []
         for user_id in sorted(set(tallies) | set(running)):
             account = accounts[user_id]
             t = tallies.get(user_id, {})
             share = sum(v for (_, name), v in decision.shares.items() if name == account.name) if decision else 0.0
             remaining = t.get("queued", 0) + t.get("running", 0)
-            pools = [d.pool for d in snapshot.demand if d.user_id == user_id] or ["local"]
+            main_pool = next((d.pool for d in snapshot.demand if d.user_id == user_id), "local")
             users.append({
                 "user": account.name, "running": running.get(user_id, 0), "share": round(share, 2),
                 "cap": account.max_workers, "queued": t.get("queued", 0), "done": t.get("done", 0),
                 "failed": t.get("failed", 0), "cancelled": t.get("cancelled", 0),
                 "total": sum(t.values()), "waiting": account.name in waiting,
-                "eta_seconds": self.sizer.eta_seconds(account.name, pools[0], remaining,
+                "eta_seconds": self.sizer.eta_seconds(account.name, main_pool, remaining,
                                                       max(running.get(user_id, 0), 1)) if remaining else 0.0,
             })
         pools = [
@@ -309,7 +307,7 @@ class Service:
              "running": sum(d.running for d in snapshot.demand if d.pool == key)}
             for key, capacity in sorted(snapshot.capacities.items())
         ]
-        return {"users": users, "pools": pools, "workers": sum(p["capacity"] for p in pools),
+        return {"users": users, "pools": pools, "workers": sum(snapshot.capacities.values()),
                 "waiting": list(decision.waiting) if decision else []}
 
     METHODS: dict[str, Handler] = {}

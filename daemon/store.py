@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from fairscribe.daemon import eventlog
 from fairscribe.daemon.db import Database
-from fairscribe.daemon.models import Job, Task, utcnow
+from fairscribe.daemon.models import JOBS, TASKS, utcnow
 from fairscribe.daemon.transitions import (
     TERMINAL_TASK_STATES,
     JobCounts,
@@ -24,8 +24,6 @@ from fairscribe.daemon.transitions import (
     job_state,
 )
 
-JOBS = Job.__table__
-TASKS = Task.__table__
 TERMINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
 
@@ -75,14 +73,14 @@ class Store:
         with self.db.write() as conn:
             position = conn.execute(select(func.coalesce(func.max(JOBS.c.position), 0.0) + 1.0)).scalar_one()
             job_id = conn.execute(
-                insert(JOBS).values(
+                insert(JOBS).returning(JOBS.c.id).values(
                     user_id=user_id, state=str(JobState.ACTIVE), source_dir=source_dir, out_dir=out_dir,
                     engine=engine, formats=formats, language=language, options=options or {}, force=force,
                     scanning=True,
                     cancel_requested=False, position=position, total=0, created_at=utcnow(),
                     last_progress_at=utcnow(),
                 )
-            ).inserted_primary_key[0]
+            ).scalar_one()
             eventlog.append(conn, "job.submitted", user_id=user_id, job_id=job_id, dir=source_dir)
         return int(job_id)
 
@@ -403,9 +401,9 @@ class Store:
     def stalled_jobs(self, conn: Connection, idle_since: datetime) -> list[Any]:
         """Active jobs with queued work and no progress since `idle_since`."""
         has_queued = select(TASKS.c.id).where(TASKS.c.job_id == JOBS.c.id, TASKS.c.state == TaskState.QUEUED).exists()
-        return conn.execute(
+        return list(conn.execute(
             select(JOBS).where(JOBS.c.state == JobState.ACTIVE, JOBS.c.last_progress_at < idle_since, has_queued)
-        ).all()
+        ).all())
 
     def touch(self, job_id: int) -> None:
         with self.db.write() as conn:

@@ -18,13 +18,12 @@ from sqlalchemy import select
 from fairscribe.daemon import eventlog
 from fairscribe.daemon.db import Database
 from fairscribe.daemon.dispatch import Dispatcher
-from fairscribe.daemon.models import Task, utcnow
+from fairscribe.daemon.models import TASKS, utcnow
 from fairscribe.daemon.settings import Settings
 from fairscribe.daemon.store import Store
 
 log = logging.getLogger(__name__)
 
-TASKS = Task.__table__
 SATURATION_LOG_SECONDS = 60.0
 
 

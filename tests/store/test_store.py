@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from fairscribe.daemon.accounts import Accounts
 from fairscribe.daemon.db import Database
-from fairscribe.daemon.models import Task, utcnow
+from fairscribe.daemon.models import TASKS, utcnow
 from fairscribe.daemon.store import NewFile, Store
 from tests.support.databases import fresh_postgres_database, postgres_url_or_skip
 
@@ -94,7 +94,7 @@ def test_expired_leases_return_to_the_queue(db: Database) -> None:
     requeued = store.reap_expired(utcnow())
     assert requeued == [(user_id, job_id, 4)]
     with db.read() as conn:
-        states = set(conn.execute(select(Task.__table__.c.state)).scalars())
+        states = set(conn.execute(select(TASKS.c.state)).scalars())
     assert states == {"queued"}
 
 
