@@ -77,8 +77,7 @@ class Accounts:
         with self.db.read() as conn:
             return {row.id: _account(row) for row in conn.execute(select(USERS))}
 
-    def upsert(self, name: str, *, weight: float | None, max_workers: int | None,
-               roots: list[str] | None) -> Account:
+    def upsert(self, name: str, *, weight: float | None, max_workers: int | None, roots: list[str] | None) -> Account:
         account = self.ensure(name)
         values: dict[str, object] = {}
         if weight is not None:
@@ -104,16 +103,20 @@ class Accounts:
     def set_key(self, name: str, key: str, max_workers: int | None) -> Account:
         account = self.ensure(name)
         with self.db.write() as conn:
-            conn.execute(update(USERS).where(USERS.c.id == account.id)
-                         .values(assemblyai_key=key or None, assemblyai_max_workers=max_workers))
+            conn.execute(
+                update(USERS)
+                .where(USERS.c.id == account.id)
+                .values(assemblyai_key=key or None, assemblyai_max_workers=max_workers)
+            )
         result = self.get(name)
         assert result is not None
         return result
 
     def credentials(self, user_id: int) -> Credentials:
         with self.db.read() as conn:
-            row = conn.execute(select(USERS.c.assemblyai_key, USERS.c.assemblyai_max_workers)
-                               .where(USERS.c.id == user_id)).one_or_none()
+            row = conn.execute(
+                select(USERS.c.assemblyai_key, USERS.c.assemblyai_max_workers).where(USERS.c.id == user_id)
+            ).one_or_none()
         if row is None or not row.assemblyai_key:
             return Credentials()
         values = {"assemblyai_api_key": row.assemblyai_key}

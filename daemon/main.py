@@ -54,8 +54,13 @@ def setup_logging(settings: Settings, level: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fairscribed", description="The fairscribe daemon.")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"],
-                        help="run the daemon (default) or upgrade the store's schema and exit")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate"],
+        help="run the daemon (default) or upgrade the store's schema and exit",
+    )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--version", action="version", version=f"fairscribed {VERSION}")
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -29,16 +29,18 @@ from fairscribe.daemon.store import TERMINAL_JOB_STATES, Store
 log = logging.getLogger(__name__)
 
 MIN_EVERY_SECONDS = 10
-_ACTIVE: Schedules | None = None
 
 
 def fire(schedule_id: str) -> None:
     """The persistent job's target: a module-level function, so APScheduler can store a reference."""
-    if _ACTIVE is not None:
-        _ACTIVE.run(schedule_id)
+    if Schedules.running is not None:
+        Schedules.running.run(schedule_id)
 
 
 class Schedules:
+    # The schedules of this process, for `fire`: APScheduler stores a function reference, not us.
+    running: ClassVar[Schedules | None] = None
+
     def __init__(self, db: Database, store: Store, scheduler: BaseScheduler, service: Any) -> None:
         self.db = db
         self.store = store
@@ -47,8 +49,7 @@ class Schedules:
         self._leader_conn: Any = None
 
     def start(self) -> None:
-        global _ACTIVE
-        _ACTIVE = self
+        Schedules.running = self
         self._leader_conn = self.db.engine.connect() if not self.db.is_sqlite else None
         if self._leader_conn is not None and not self.db.try_session_lock(self._leader_conn, "fairscribe-schedules"):
             self._leader_conn.close()
@@ -96,21 +97,37 @@ class Schedules:
         schedule_id = uuid.uuid4().hex[:12]
         formats = params.get("formats") or ",".join(FORMATS)
         with self.db.write() as conn:
-            conn.execute(insert(SCHEDULES).values(
-                id=schedule_id, user_id=account.id, source_dir=str(source), out_dir=str(out),
-                engine=params.get("engine") or self.service.registry.default,
-                formats=formats if isinstance(formats, str) else ",".join(formats),
-                language=params.get("language"), every_seconds=every, cron=cron, created_at=utcnow()))
-        self.scheduler.add_job(fire, trigger, args=[schedule_id], id=f"schedule-{schedule_id}",
-                               jobstore="persistent" if self._leader_conn is not None or self.db.is_sqlite else "default",
-                               replace_existing=True)
+            conn.execute(
+                insert(SCHEDULES).values(
+                    id=schedule_id,
+                    user_id=account.id,
+                    source_dir=str(source),
+                    out_dir=str(out),
+                    engine=params.get("engine") or self.service.registry.default,
+                    formats=formats if isinstance(formats, str) else ",".join(formats),
+                    language=params.get("language"),
+                    every_seconds=every,
+                    cron=cron,
+                    created_at=utcnow(),
+                )
+            )
+        self.scheduler.add_job(
+            fire,
+            trigger,
+            args=[schedule_id],
+            id=f"schedule-{schedule_id}",
+            jobstore="persistent" if self._leader_conn is not None or self.db.is_sqlite else "default",
+            replace_existing=True,
+        )
         log.info("user=%s added schedule %s for %s", account.name, schedule_id, source)
         return {"schedule": self._dict_by_id(schedule_id)}
 
     def list(self, caller: Caller, params: dict[str, Any]) -> Any:
         account = self.service.account(caller)
         with self.db.read() as conn:
-            rows = conn.execute(select(SCHEDULES).where(SCHEDULES.c.user_id == account.id).order_by(SCHEDULES.c.created_at)).all()
+            rows = conn.execute(
+                select(SCHEDULES).where(SCHEDULES.c.user_id == account.id).order_by(SCHEDULES.c.created_at)
+            ).all()
         return {"schedules": [self._dict(row) for row in rows]}
 
     def remove(self, caller: Caller, params: dict[str, Any]) -> Any:
@@ -120,8 +137,9 @@ class Schedules:
         account = self.service.account(caller)
         schedule_id = str(params.get("id") or "")
         with self.db.write() as conn:
-            removed = conn.execute(delete(SCHEDULES).where(SCHEDULES.c.id == schedule_id,
-                                                           SCHEDULES.c.user_id == account.id)).rowcount
+            removed = conn.execute(
+                delete(SCHEDULES).where(SCHEDULES.c.id == schedule_id, SCHEDULES.c.user_id == account.id)
+            ).rowcount
         if not removed:
             raise RpcError(ErrorCode.NOT_FOUND, f"schedule {schedule_id!r} not found among {account.name}'s schedules")
         try:
@@ -137,15 +155,28 @@ class Schedules:
             row = conn.execute(select(SCHEDULES).where(SCHEDULES.c.id == schedule_id)).one_or_none()
             if row is None:
                 return
-            previous = conn.execute(select(JOBS.c.state).where(JOBS.c.id == row.last_job_id)).scalar() if row.last_job_id else None
+            previous = (
+                conn.execute(select(JOBS.c.state).where(JOBS.c.id == row.last_job_id)).scalar()
+                if row.last_job_id
+                else None
+            )
         if previous is not None and previous not in TERMINAL_JOB_STATES:
             log.info("schedule %s: job %s still running; this run is skipped", schedule_id, row.last_job_id)
             return
-        job = self.service.start_job(row.user_id, row.source_dir, row.out_dir, row.engine,
-                                     tuple(row.formats.split(",")), row.language, force=False, only_new=True)
+        job = self.service.start_job(
+            row.user_id,
+            row.source_dir,
+            row.out_dir,
+            row.engine,
+            tuple(row.formats.split(",")),
+            row.language,
+            force=False,
+            only_new=True,
+        )
         with self.db.write() as conn:
-            conn.execute(update(SCHEDULES).where(SCHEDULES.c.id == schedule_id)
-                         .values(last_run_at=utcnow(), last_job_id=job))
+            conn.execute(
+                update(SCHEDULES).where(SCHEDULES.c.id == schedule_id).values(last_run_at=utcnow(), last_job_id=job)
+            )
         log.info("schedule %s ran: job %s", schedule_id, job)
 
     def _dict_by_id(self, schedule_id: str) -> dict[str, Any]:
@@ -155,6 +186,14 @@ class Schedules:
     def _dict(self, row: Any) -> dict[str, Any]:
         job = self.scheduler.get_job(f"schedule-{row.id}")
         next_run = getattr(job, "next_run_time", None) if job else None
-        return {"id": row.id, "dir": row.source_dir, "out": row.out_dir, "every": row.every_seconds,
-                "cron": row.cron, "engine": row.engine, "last_run_at": row.last_run_at and row.last_run_at.isoformat(),
-                "last_job": row.last_job_id, "next_run_at": next_run.isoformat() if next_run else None}
+        return {
+            "id": row.id,
+            "dir": row.source_dir,
+            "out": row.out_dir,
+            "every": row.every_seconds,
+            "cron": row.cron,
+            "engine": row.engine,
+            "last_run_at": row.last_run_at and row.last_run_at.isoformat(),
+            "last_job": row.last_job_id,
+            "next_run_at": next_run.isoformat() if next_run else None,
+        }

@@ -124,8 +124,13 @@ class Connection:
         method = message.get("method")
         params = message.get("params", {})
         if message.get("jsonrpc") != "2.0" or not isinstance(method, str) or not isinstance(params, dict):
-            self.send(protocol.error(request_id, ErrorCode.INVALID_REQUEST,
-                                     "expected a JSON-RPC 2.0 request with a 'method' and object 'params'"))
+            self.send(
+                protocol.error(
+                    request_id,
+                    ErrorCode.INVALID_REQUEST,
+                    "expected a JSON-RPC 2.0 request with a 'method' and object 'params'",
+                )
+            )
             return
         try:
             answer = self._dispatch(method, params)
@@ -135,7 +140,11 @@ class Connection:
         except Exception:
             user = self.caller.name if self.caller else "?"
             log.exception("user=%s method=%s failed", user, method)
-            self.send(protocol.error(request_id, ErrorCode.INTERNAL_ERROR, f"internal error in {method}; see the daemon's log"))
+            self.send(
+                protocol.error(
+                    request_id, ErrorCode.INTERNAL_ERROR, f"internal error in {method}; see the daemon's log"
+                )
+            )
             return
         if request_id is not None:
             self.send(protocol.result(request_id, answer))
@@ -161,7 +170,9 @@ class Connection:
         if token is not None:
             account = self.server.service.accounts.by_token(str(token)) if isinstance(token, str) else None
             if account is None:
-                raise RpcError(ErrorCode.UNAUTHORIZED, "the token is not valid (create one with `fairscribe token create NAME`)")
+                raise RpcError(
+                    ErrorCode.UNAUTHORIZED, "the token is not valid (create one with `fairscribe token create NAME`)"
+                )
             caller = Caller(name=account.name, roots=account.roots)
         if caller is None:
             raise RpcError(ErrorCode.UNAUTHORIZED, "a token is required on TCP connections (FAIRSCRIBE_TOKEN)")
@@ -288,8 +299,11 @@ class Server:
         for connection in subscribers:
             assert connection.caller is not None
             own_id = None if connection.caller.admin else connection.user_id
-            visible = [event_dict(e, accounts) for e in fresh
-                       if e.id > connection.cursor and (own_id is None or e.user_id in (own_id, None))]
+            visible = [
+                event_dict(e, accounts)
+                for e in fresh
+                if e.id > connection.cursor and (own_id is None or e.user_id in (own_id, None))
+            ]
             if visible:
                 connection.cursor = visible[-1]["id"]
             params: dict[str, Any] = {"events": visible, "cursor": max(connection.cursor, self._last_pushed)}

@@ -8,10 +8,10 @@ files. Admin-only methods say so when refused. Every refusal is an `RpcError` wi
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
 
 from sqlalchemy import func, select
 
@@ -61,8 +61,16 @@ def _param(params: dict[str, Any], name: str, kind: type | tuple[type, ...], *, 
 class Service:
     """One method per protocol call; see `shared/protocol.py` for the shapes."""
 
-    def __init__(self, store: Store, accounts: Accounts, registry: EngineRegistry, dispatcher: Dispatcher,
-                 sizer: BatchSizer, wake: Callable[[], None], schedules: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        accounts: Accounts,
+        registry: EngineRegistry,
+        dispatcher: Dispatcher,
+        sizer: BatchSizer,
+        wake: Callable[[], None],
+        schedules: Any = None,
+    ) -> None:
         self.store = store
         self.accounts = accounts
         self.registry = registry
@@ -99,7 +107,7 @@ class Service:
     # Methods --------------------------------------------------------------------------------
 
     def ping(self, caller: Caller, params: dict[str, Any]) -> Any:
-        return {"version": VERSION, "time": datetime.now(timezone.utc).isoformat(), "user": caller.name}
+        return {"version": VERSION, "time": datetime.now(UTC).isoformat(), "user": caller.name}
 
     def submit(self, caller: Caller, params: dict[str, Any]) -> Any:
         account = self.account(caller)
@@ -111,22 +119,41 @@ class Service:
         except (ValueError, ConfigError) as exc:
             raise RpcError(ErrorCode.INVALID_PARAMS, str(exc)) from None
         try:
-            source, out = submission.resolve(caller, _param(params, "dir", str, required=True), _param(params, "out", str))
+            source, out = submission.resolve(
+                caller, _param(params, "dir", str, required=True), _param(params, "out", str)
+            )
         except submission.SubmitRefused as exc:
             raise RpcError(ErrorCode.BAD_INPUT, str(exc)) from None
         try:
             engine.preflight(self.accounts.credentials(account.id).values)
         except EngineUnavailable as exc:
             raise RpcError(ErrorCode.ENGINE_UNAVAILABLE, str(exc)) from None
-        job_id = self.start_job(account.id, str(source), str(out), engine_name, formats,
-                                _param(params, "language", str), force=bool(_param(params, "force", bool)),
-                                options=engine_options(params))
+        job_id = self.start_job(
+            account.id,
+            str(source),
+            str(out),
+            engine_name,
+            formats,
+            _param(params, "language", str),
+            force=bool(_param(params, "force", bool)),
+            options=engine_options(params),
+        )
         assert job_id is not None
         return {"job": self._job_dict(job_id)}
 
-    def start_job(self, user_id: int, source: str, out: str, engine_name: str, formats: tuple[str, ...],
-                  language: str | None, *, force: bool, only_new: bool = False,
-                  options: dict[str, Any] | None = None) -> int | None:
+    def start_job(
+        self,
+        user_id: int,
+        source: str,
+        out: str,
+        engine_name: str,
+        formats: tuple[str, ...],
+        language: str | None,
+        *,
+        force: bool,
+        only_new: bool = False,
+        options: dict[str, Any] | None = None,
+    ) -> int | None:
         """Create a job and scan its folder in the background; with `only_new` (a schedule's run),
         no job is made when every file was already transcribed."""
         engine = self.registry.get(engine_name)
@@ -135,12 +162,21 @@ class Service:
         done = set() if force else self.store.done_paths(out, source)
         if only_new and not submission.has_new_files(request, done):
             return None
-        job_id = self.store.create_job(user_id=user_id, source_dir=source, out_dir=out, engine=engine_name,
-                                       formats=",".join(formats), language=language, force=force,
-                                       options=options)
+        job_id = self.store.create_job(
+            user_id=user_id,
+            source_dir=source,
+            out_dir=out,
+            engine=engine_name,
+            formats=",".join(formats),
+            language=language,
+            force=force,
+            options=options,
+        )
         user = self.accounts.all()[user_id].name
         threading.Thread(
-            target=submission.scan, name=f"scan-{job_id}", daemon=True,
+            target=submission.scan,
+            name=f"scan-{job_id}",
+            daemon=True,
             args=(self.store, engine, pool, job_id, request, user, self.wake, done),
         ).start()
         return job_id
@@ -189,8 +225,11 @@ class Service:
                 return {"cursor": newest, "events": [], "refetch": False}
             refetch = oldest > 0 and since < oldest - 1
             events = eventlog.since(conn, max(since, oldest - 1), user_filter)
-        return {"cursor": events[-1].id if events else max(newest, since), "refetch": refetch,
-                "events": [event_dict(e, self.accounts.all()) for e in events]}
+        return {
+            "cursor": events[-1].id if events else max(newest, since),
+            "refetch": refetch,
+            "events": [event_dict(e, self.accounts.all()) for e in events],
+        }
 
     def user_add(self, caller: Caller, params: dict[str, Any]) -> Any:
         self._require_admin(caller, "user add")
@@ -203,7 +242,9 @@ class Service:
         if weight is not None and weight <= 0:
             raise RpcError(ErrorCode.INVALID_PARAMS, f"field 'weight' must be above 0, not {weight}")
         if max_workers is not None and max_workers < 0:
-            raise RpcError(ErrorCode.INVALID_PARAMS, f"field 'max_workers' must be 0 (no cap) or more, not {max_workers}")
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS, f"field 'max_workers' must be 0 (no cap) or more, not {max_workers}"
+            )
         if roots is not None and not all(isinstance(r, str) and r.startswith("/") for r in roots):
             raise RpcError(ErrorCode.INVALID_PARAMS, "field 'roots' must list absolute folders")
         account = self.accounts.upsert(name, weight=weight, max_workers=max_workers, roots=roots)
@@ -246,15 +287,32 @@ class Service:
             workers = sum(n for (uid, _), n in running.items() if uid == row.user_id)
             pool_key = next((p for (uid, p) in running if uid == row.user_id), "local")
             eta = self.sizer.eta_seconds(user, pool_key, remaining, max(workers, 1)) if remaining else 0.0
-            result.append({
-                "id": row.id, "user": user, "state": row.state, "dir": row.source_dir, "out": row.out_dir,
-                "engine": row.engine, "formats": row.formats.split(","), "language": row.language,
-                "options": dict(row.options or {}),
-                "total": c.total, "queued": c.queued, "running": c.running, "done": c.done,
-                "failed": c.failed, "cancelled": c.cancelled, "skipped": row.skipped, "scanning": row.scanning,
-                "error": row.error, "eta_seconds": eta, "position": row.position,
-                "created_at": _iso(row.created_at), "finished_at": _iso(row.finished_at),
-            })
+            result.append(
+                {
+                    "id": row.id,
+                    "user": user,
+                    "state": row.state,
+                    "dir": row.source_dir,
+                    "out": row.out_dir,
+                    "engine": row.engine,
+                    "formats": row.formats.split(","),
+                    "language": row.language,
+                    "options": dict(row.options or {}),
+                    "total": c.total,
+                    "queued": c.queued,
+                    "running": c.running,
+                    "done": c.done,
+                    "failed": c.failed,
+                    "cancelled": c.cancelled,
+                    "skipped": row.skipped,
+                    "scanning": row.scanning,
+                    "error": row.error,
+                    "eta_seconds": eta,
+                    "position": row.position,
+                    "created_at": _iso(row.created_at),
+                    "finished_at": _iso(row.finished_at),
+                }
+            )
         return result
 
     def _files(self, job_id: int, state: str | None, limit: int) -> list[dict[str, Any]]:
@@ -264,8 +322,14 @@ class Service:
         with self.store.db.read() as conn:
             rows = conn.execute(query)
             return [
-                {"path": r.path, "state": r.state, "attempts": r.attempts, "error": r.error,
-                 "progress": r.progress, "audio_seconds": r.audio_seconds}
+                {
+                    "path": r.path,
+                    "state": r.state,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                    "progress": r.progress,
+                    "audio_seconds": r.audio_seconds,
+                }
                 for r in rows
             ]
 
@@ -294,23 +358,37 @@ class Service:
             share = sum(v for (_, name), v in decision.shares.items() if name == account.name) if decision else 0.0
             remaining = t.get("queued", 0) + t.get("running", 0)
             main_pool = next((d.pool for d in snapshot.demand if d.user_id == user_id), "local")
-            users.append({
-                "user": account.name, "running": running.get(user_id, 0), "share": round(share, 2),
-                "cap": account.max_workers, "queued": t.get("queued", 0), "done": t.get("done", 0),
-                "failed": t.get("failed", 0), "cancelled": t.get("cancelled", 0),
-                "total": sum(t.values()), "waiting": account.name in waiting,
-                "eta_seconds": self.sizer.eta_seconds(account.name, main_pool, remaining,
-                                                      max(running.get(user_id, 0), 1)) if remaining else 0.0,
-            })
+            users.append(
+                {
+                    "user": account.name,
+                    "running": running.get(user_id, 0),
+                    "share": round(share, 2),
+                    "cap": account.max_workers,
+                    "queued": t.get("queued", 0),
+                    "done": t.get("done", 0),
+                    "failed": t.get("failed", 0),
+                    "cancelled": t.get("cancelled", 0),
+                    "total": sum(t.values()),
+                    "waiting": account.name in waiting,
+                    "eta_seconds": self.sizer.eta_seconds(
+                        account.name, main_pool, remaining, max(running.get(user_id, 0), 1)
+                    )
+                    if remaining
+                    else 0.0,
+                }
+            )
         pools = [
-            {"name": key, "capacity": capacity,
-             "running": sum(d.running for d in snapshot.demand if d.pool == key)}
+            {"name": key, "capacity": capacity, "running": sum(d.running for d in snapshot.demand if d.pool == key)}
             for key, capacity in sorted(snapshot.capacities.items())
         ]
-        return {"users": users, "pools": pools, "workers": sum(snapshot.capacities.values()),
-                "waiting": list(decision.waiting) if decision else []}
+        return {
+            "users": users,
+            "pools": pools,
+            "workers": sum(snapshot.capacities.values()),
+            "waiting": list(decision.waiting) if decision else [],
+        }
 
-    METHODS: dict[str, Handler] = {}
+    METHODS: ClassVar[dict[str, Handler]] = {}
 
 
 ENGINE_FLAGS = ("punctuate", "format_text", "speaker_labels")
@@ -337,15 +415,26 @@ def engine_options(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def account_dict(account: Account) -> dict[str, Any]:
-    return {"name": account.name, "weight": account.weight, "max_workers": account.max_workers,
-            "roots": list(account.roots), "own_key": account.has_own_key,
-            "key_max_workers": account.key_max_workers}
+    return {
+        "name": account.name,
+        "weight": account.weight,
+        "max_workers": account.max_workers,
+        "roots": list(account.roots),
+        "own_key": account.has_own_key,
+        "key_max_workers": account.key_max_workers,
+    }
 
 
 def event_dict(event: eventlog.EventRecord, accounts: dict[int, Account]) -> dict[str, Any]:
     user = accounts[event.user_id].name if event.user_id in accounts else None
-    return {"id": event.id, "kind": event.kind, "job": event.job_id, "user": user,
-            "at": _iso(event.at), "data": event.data}
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "job": event.job_id,
+        "user": user,
+        "at": _iso(event.at),
+        "data": event.data,
+    }
 
 
 def _job_action(action: str) -> Handler:

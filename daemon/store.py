@@ -68,16 +68,38 @@ class Store:
 
     # Jobs -----------------------------------------------------------------------------------
 
-    def create_job(self, *, user_id: int, source_dir: str, out_dir: str, engine: str, formats: str,
-                   language: str | None, force: bool, options: dict[str, Any] | None = None) -> int:
+    def create_job(
+        self,
+        *,
+        user_id: int,
+        source_dir: str,
+        out_dir: str,
+        engine: str,
+        formats: str,
+        language: str | None,
+        force: bool,
+        options: dict[str, Any] | None = None,
+    ) -> int:
         with self.db.write() as conn:
             position = conn.execute(select(func.coalesce(func.max(JOBS.c.position), 0.0) + 1.0)).scalar_one()
             job_id = conn.execute(
-                insert(JOBS).returning(JOBS.c.id).values(
-                    user_id=user_id, state=str(JobState.ACTIVE), source_dir=source_dir, out_dir=out_dir,
-                    engine=engine, formats=formats, language=language, options=options or {}, force=force,
+                insert(JOBS)
+                .returning(JOBS.c.id)
+                .values(
+                    user_id=user_id,
+                    state=str(JobState.ACTIVE),
+                    source_dir=source_dir,
+                    out_dir=out_dir,
+                    engine=engine,
+                    formats=formats,
+                    language=language,
+                    options=options or {},
+                    force=force,
                     scanning=True,
-                    cancel_requested=False, position=position, total=0, created_at=utcnow(),
+                    cancel_requested=False,
+                    position=position,
+                    total=0,
+                    created_at=utcnow(),
                     last_progress_at=utcnow(),
                 )
             ).scalar_one()
@@ -90,18 +112,29 @@ class Store:
             return
         now = utcnow()
         with self.db.write() as conn:
-            job = conn.execute(select(JOBS.c.user_id, JOBS.c.position, JOBS.c.cancel_requested)
-                               .where(JOBS.c.id == job_id)).one()
+            job = conn.execute(
+                select(JOBS.c.user_id, JOBS.c.position, JOBS.c.cancel_requested).where(JOBS.c.id == job_id)
+            ).one()
             queued_state = TaskState.CANCELLED if job.cancel_requested else TaskState.QUEUED
-            conn.execute(insert(TASKS), [
-                {
-                    "job_id": job_id, "user_id": job.user_id, "pool": pool, "job_position": job.position,
-                    "path": f.path, "state": str(TaskState.FAILED if f.rejected else queued_state),
-                    "attempts": 0, "error": f.rejected, "audio_seconds": f.audio_seconds, "progress": 0.0,
-                    "finished_at": now if f.rejected else None,
-                }
-                for f in files
-            ])
+            conn.execute(
+                insert(TASKS),
+                [
+                    {
+                        "job_id": job_id,
+                        "user_id": job.user_id,
+                        "pool": pool,
+                        "job_position": job.position,
+                        "path": f.path,
+                        "state": str(TaskState.FAILED if f.rejected else queued_state),
+                        "attempts": 0,
+                        "error": f.rejected,
+                        "audio_seconds": f.audio_seconds,
+                        "progress": 0.0,
+                        "finished_at": now if f.rejected else None,
+                    }
+                    for f in files
+                ],
+            )
             conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(total=JOBS.c.total + len(files)))
 
     def end_scan(self, job_id: int, error: str | None = None, skipped: int = 0) -> None:
@@ -122,13 +155,15 @@ class Store:
         tallies: dict[int, dict[str, int]] = {job_id: {} for job_id in ids}
         rows = conn.execute(
             select(TASKS.c.job_id, TASKS.c.state, func.count())
-            .where(TASKS.c.job_id.in_(ids)).group_by(TASKS.c.job_id, TASKS.c.state)
+            .where(TASKS.c.job_id.in_(ids))
+            .group_by(TASKS.c.job_id, TASKS.c.state)
         )
         for job_id, state, count in rows:
             tallies[job_id][state] = count
         return {
-            job_id: JobCounts(total=sum(t.values()), **{s: t.get(s, 0) for s in (
-                "queued", "running", "done", "failed", "cancelled")})
+            job_id: JobCounts(
+                total=sum(t.values()), **{s: t.get(s, 0) for s in ("queued", "running", "done", "failed", "cancelled")}
+            )
             for job_id, t in tallies.items()
         }
 
@@ -143,31 +178,48 @@ class Store:
             job = jobs[job_id]
             if job.state in TERMINAL_JOB_STATES:
                 continue
-            state = job_state(counts, scanning=job.scanning, paused=job.state == JobState.PAUSED,
-                              cancel_requested=job.cancel_requested)
+            state = job_state(
+                counts,
+                scanning=job.scanning,
+                paused=job.state == JobState.PAUSED,
+                cancel_requested=job.cancel_requested,
+            )
             if state == job.state:
                 continue
             values: dict[str, Any] = {"state": str(state)}
             if state in TERMINAL_JOB_STATES:
                 values["finished_at"] = utcnow()
                 ended.append(job_id)
-                eventlog.append(conn, "job.finished", user_id=job.user_id, job_id=job_id, state=str(state),
-                                total=counts.total, done=counts.done, failed=counts.failed,
-                                cancelled=counts.cancelled)
+                eventlog.append(
+                    conn,
+                    "job.finished",
+                    user_id=job.user_id,
+                    job_id=job_id,
+                    state=str(state),
+                    total=counts.total,
+                    done=counts.done,
+                    failed=counts.failed,
+                    cancelled=counts.cancelled,
+                )
             conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(**values))
         return ended
 
     # Dispatch -------------------------------------------------------------------------------
 
-    def demand(self, conn: Connection, now: datetime, *, node: str = "", node_local: frozenset[str] = frozenset()) -> list[Demand]:
+    def demand(
+        self, conn: Connection, now: datetime, *, node: str = "", node_local: frozenset[str] = frozenset()
+    ) -> list[Demand]:
         """Queued (claimable) and running work per user and pool, across every node — except in
         `node_local` pools (this machine's CPU cores), where only this node's own workers count."""
         found: dict[tuple[int, str], dict[str, float]] = {}
         queued = conn.execute(
             select(TASKS.c.user_id, TASKS.c.pool, func.count(), func.min(JOBS.c.created_at))
             .join(JOBS, JOBS.c.id == TASKS.c.job_id)
-            .where(TASKS.c.state == TaskState.QUEUED, JOBS.c.state == JobState.ACTIVE,
-                   or_(TASKS.c.not_before.is_(None), TASKS.c.not_before <= now))
+            .where(
+                TASKS.c.state == TaskState.QUEUED,
+                JOBS.c.state == JobState.ACTIVE,
+                or_(TASKS.c.not_before.is_(None), TASKS.c.not_before <= now),
+            )
             .group_by(TASKS.c.user_id, TASKS.c.pool)
         )
         for user_id, pool, count, created in queued:
@@ -187,15 +239,29 @@ class Store:
             for (user_id, pool), v in sorted(found.items())
         ]
 
-    def claim(self, conn: Connection, *, user_id: int, pool: str, limit: int, claim_id: str, owner: str,
-              lease_until: datetime, now: datetime) -> list[ClaimedTask]:
+    def claim(
+        self,
+        conn: Connection,
+        *,
+        user_id: int,
+        pool: str,
+        limit: int,
+        claim_id: str,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+    ) -> list[ClaimedTask]:
         """Lease up to `limit` of a user's queued tasks in a pool, their oldest job first."""
         candidates = (
             select(TASKS.c.id)
             .join(JOBS, JOBS.c.id == TASKS.c.job_id)
-            .where(TASKS.c.state == TaskState.QUEUED, TASKS.c.pool == pool, TASKS.c.user_id == user_id,
-                   JOBS.c.state == JobState.ACTIVE,
-                   or_(TASKS.c.not_before.is_(None), TASKS.c.not_before <= now))
+            .where(
+                TASKS.c.state == TaskState.QUEUED,
+                TASKS.c.pool == pool,
+                TASKS.c.user_id == user_id,
+                JOBS.c.state == JobState.ACTIVE,
+                or_(TASKS.c.not_before.is_(None), TASKS.c.not_before <= now),
+            )
             .order_by(TASKS.c.job_position, TASKS.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=TASKS)
@@ -204,18 +270,28 @@ class Store:
         if not ids:
             return []
         conn.execute(
-            update(TASKS).where(TASKS.c.id.in_(ids), TASKS.c.state.in_(_sources(TaskEvent.CLAIM)))
-            .values(state=str(TaskState.RUNNING), claim_id=claim_id, lease_owner=owner,
-                    lease_expires_at=lease_until, started_at=now, attempts=TASKS.c.attempts + 1,
-                    progress=0.0, not_before=None)
+            update(TASKS)
+            .where(TASKS.c.id.in_(ids), TASKS.c.state.in_(_sources(TaskEvent.CLAIM)))
+            .values(
+                state=str(TaskState.RUNNING),
+                claim_id=claim_id,
+                lease_owner=owner,
+                lease_expires_at=lease_until,
+                started_at=now,
+                attempts=TASKS.c.attempts + 1,
+                progress=0.0,
+                not_before=None,
+            )
         )
         rows = conn.execute(
-            select(TASKS).where(TASKS.c.id.in_(ids), TASKS.c.claim_id == claim_id).order_by(
-                TASKS.c.job_position, TASKS.c.id)
+            select(TASKS)
+            .where(TASKS.c.id.in_(ids), TASKS.c.claim_id == claim_id)
+            .order_by(TASKS.c.job_position, TASKS.c.id)
         )
         return [
-            ClaimedTask(r.id, r.job_id, r.user_id, r.pool, r.path, r.attempts, r.remote_intent,
-                        r.remote_id, r.audio_seconds)
+            ClaimedTask(
+                r.id, r.job_id, r.user_id, r.pool, r.path, r.attempts, r.remote_intent, r.remote_id, r.audio_seconds
+            )
             for r in rows
         ]
 
@@ -229,43 +305,76 @@ class Store:
             if holder is not None:
                 condition = and_(condition, TASKS.c.claim_id == holder)
             row = conn.execute(
-                update(TASKS).where(condition).values(**values)
-                .returning(TASKS.c.job_id, TASKS.c.user_id, TASKS.c.path)
+                update(TASKS).where(condition).values(**values).returning(TASKS.c.job_id, TASKS.c.user_id, TASKS.c.path)
             ).one_or_none()
             if row is None:
                 return False
             now = utcnow()
             conn.execute(update(JOBS).where(JOBS.c.id == row.job_id).values(last_progress_at=now))
             if event == TaskEvent.FAIL:
-                eventlog.append(conn, "file.failed", user_id=row.user_id, job_id=row.job_id,
-                                path=row.path, error=values.get("error"))
+                eventlog.append(
+                    conn,
+                    "file.failed",
+                    user_id=row.user_id,
+                    job_id=row.job_id,
+                    path=row.path,
+                    error=values.get("error"),
+                )
             self._settle(conn, [row.job_id])
             return True
 
     def finish(self, task_id: int, claim_id: str, audio_seconds: float | None) -> bool:
         return self._transition(
-            task_id, claim_id, TaskEvent.FINISH, state=str(TaskState.DONE), finished_at=utcnow(), error=None,
-            progress=1.0, claim_id=None, lease_owner=None, lease_expires_at=None,
+            task_id,
+            claim_id,
+            TaskEvent.FINISH,
+            state=str(TaskState.DONE),
+            finished_at=utcnow(),
+            error=None,
+            progress=1.0,
+            claim_id=None,
+            lease_owner=None,
+            lease_expires_at=None,
             audio_seconds=func.coalesce(audio_seconds, TASKS.c.audio_seconds),
         )
 
     def fail(self, task_id: int, claim_id: str | None, reason: str) -> bool:
         return self._transition(
-            task_id, claim_id, TaskEvent.FAIL, state=str(TaskState.FAILED), finished_at=utcnow(),
-            error=reason, claim_id=None, lease_owner=None, lease_expires_at=None,
+            task_id,
+            claim_id,
+            TaskEvent.FAIL,
+            state=str(TaskState.FAILED),
+            finished_at=utcnow(),
+            error=reason,
+            claim_id=None,
+            lease_owner=None,
+            lease_expires_at=None,
         )
 
     def cancel_running(self, task_id: int, claim_id: str) -> bool:
         return self._transition(
-            task_id, claim_id, TaskEvent.CANCEL, state=str(TaskState.CANCELLED), finished_at=utcnow(),
-            claim_id=None, lease_owner=None, lease_expires_at=None,
+            task_id,
+            claim_id,
+            TaskEvent.CANCEL,
+            state=str(TaskState.CANCELLED),
+            finished_at=utcnow(),
+            claim_id=None,
+            lease_owner=None,
+            lease_expires_at=None,
         )
 
     def retry_later(self, task_id: int, claim_id: str, reason: str, not_before: datetime) -> bool:
         """Hand a task back after a transient failure; it is claimed again after `not_before`."""
         return self._transition(
-            task_id, claim_id, TaskEvent.RELEASE, state=str(TaskState.QUEUED), error=reason,
-            not_before=not_before, claim_id=None, lease_owner=None, lease_expires_at=None,
+            task_id,
+            claim_id,
+            TaskEvent.RELEASE,
+            state=str(TaskState.QUEUED),
+            error=reason,
+            not_before=not_before,
+            claim_id=None,
+            lease_owner=None,
+            lease_expires_at=None,
         )
 
     def release(self, task_ids: Sequence[int], claim_id: str) -> int:
@@ -274,33 +383,51 @@ class Store:
             return 0
         with self.db.write() as conn:
             return conn.execute(
-                update(TASKS).where(TASKS.c.id.in_(task_ids), TASKS.c.claim_id == claim_id,
-                                    TASKS.c.state.in_(_sources(TaskEvent.RELEASE)))
-                .values(state=str(TaskState.QUEUED), claim_id=None, lease_owner=None, lease_expires_at=None,
-                        attempts=case((TASKS.c.attempts > 0, TASKS.c.attempts - 1), else_=0))
+                update(TASKS)
+                .where(
+                    TASKS.c.id.in_(task_ids),
+                    TASKS.c.claim_id == claim_id,
+                    TASKS.c.state.in_(_sources(TaskEvent.RELEASE)),
+                )
+                .values(
+                    state=str(TaskState.QUEUED),
+                    claim_id=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=case((TASKS.c.attempts > 0, TASKS.c.attempts - 1), else_=0),
+                )
             ).rowcount
 
     def remember_remote(self, task_id: int, claim_id: str, intent: str | None, remote_id: str | None) -> bool:
         """Store what a remote engine started; False when the claim no longer holds the task (its
         lease expired and another worker may be resuming it), so the caller must not go on."""
         with self.db.write() as conn:
-            return conn.execute(
-                update(TASKS).where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id,
-                                    TASKS.c.state == TaskState.RUNNING)
-                .values(remote_intent=intent, remote_id=remote_id)
-            ).rowcount == 1
+            return (
+                conn.execute(
+                    update(TASKS)
+                    .where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id, TASKS.c.state == TaskState.RUNNING)
+                    .values(remote_intent=intent, remote_id=remote_id)
+                ).rowcount
+                == 1
+            )
 
     def set_progress(self, task_id: int, claim_id: str, fraction: float) -> None:
         with self.db.write() as conn:
-            conn.execute(update(TASKS).where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id)
-                         .values(progress=max(0.0, min(1.0, fraction))))
+            conn.execute(
+                update(TASKS)
+                .where(TASKS.c.id == task_id, TASKS.c.claim_id == claim_id)
+                .values(progress=max(0.0, min(1.0, fraction)))
+            )
 
     def heartbeat(self, claim_ids: Sequence[str], lease_until: datetime) -> None:
         if not claim_ids:
             return
         with self.db.write() as conn:
-            conn.execute(update(TASKS).where(TASKS.c.claim_id.in_(claim_ids), TASKS.c.state == TaskState.RUNNING)
-                         .values(lease_expires_at=lease_until))
+            conn.execute(
+                update(TASKS)
+                .where(TASKS.c.claim_id.in_(claim_ids), TASKS.c.state == TaskState.RUNNING)
+                .values(lease_expires_at=lease_until)
+            )
 
     def reap_expired(self, now: datetime) -> list[tuple[int, int, int]]:
         """Return tasks whose lease ran out (a dead node or worker) to the queue.
@@ -313,7 +440,8 @@ class Store:
             ).all()
             if expired:
                 conn.execute(
-                    update(TASKS).where(TASKS.c.state == TaskState.RUNNING, TASKS.c.lease_expires_at < now)
+                    update(TASKS)
+                    .where(TASKS.c.state == TaskState.RUNNING, TASKS.c.lease_expires_at < now)
                     .values(state=str(TaskState.QUEUED), claim_id=None, lease_owner=None, lease_expires_at=None)
                 )
                 for user_id, job_id, count in expired:
@@ -324,7 +452,8 @@ class Store:
         """At start-up of an embedded (single-daemon) store: every running task is an orphan."""
         with self.db.write() as conn:
             return conn.execute(
-                update(TASKS).where(TASKS.c.state == TaskState.RUNNING)
+                update(TASKS)
+                .where(TASKS.c.state == TaskState.RUNNING)
                 .values(state=str(TaskState.QUEUED), claim_id=None, lease_owner=None, lease_expires_at=None)
             ).rowcount
 
@@ -332,7 +461,8 @@ class Store:
         """The engine cannot work at all: fail the job's waiting files at once with the reason."""
         with self.db.write() as conn:
             failed = conn.execute(
-                update(TASKS).where(TASKS.c.job_id == job_id, TASKS.c.state == TaskState.QUEUED)
+                update(TASKS)
+                .where(TASKS.c.job_id == job_id, TASKS.c.state == TaskState.QUEUED)
                 .values(state=str(TaskState.FAILED), error=reason, finished_at=utcnow())
             ).rowcount
             conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(error=reason))
@@ -353,25 +483,48 @@ class Store:
             user_id = job.user_id
             if action == "cancel":
                 conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(cancel_requested=True))
-                conn.execute(update(TASKS).where(TASKS.c.job_id == job_id, TASKS.c.state == TaskState.QUEUED)
-                             .values(state=str(TaskState.CANCELLED), finished_at=utcnow()))
+                conn.execute(
+                    update(TASKS)
+                    .where(TASKS.c.job_id == job_id, TASKS.c.state == TaskState.QUEUED)
+                    .values(state=str(TaskState.CANCELLED), finished_at=utcnow())
+                )
             elif action == "pause":
-                conn.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state == JobState.ACTIVE)
-                             .values(state=str(JobState.PAUSED)))
+                conn.execute(
+                    update(JOBS)
+                    .where(JOBS.c.id == job_id, JOBS.c.state == JobState.ACTIVE)
+                    .values(state=str(JobState.PAUSED))
+                )
             elif action == "resume":
-                conn.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state == JobState.PAUSED)
-                             .values(state=str(JobState.ACTIVE), last_progress_at=utcnow()))
+                conn.execute(
+                    update(JOBS)
+                    .where(JOBS.c.id == job_id, JOBS.c.state == JobState.PAUSED)
+                    .values(state=str(JobState.ACTIVE), last_progress_at=utcnow())
+                )
             elif action == "retry":
                 retried = conn.execute(
-                    update(TASKS).where(TASKS.c.job_id == job_id,
-                                        TASKS.c.state.in_(_sources(TaskEvent.RETRY)))
-                    .values(state=str(TaskState.QUEUED), error=None, attempts=0, finished_at=None,
-                            not_before=None, progress=0.0)
+                    update(TASKS)
+                    .where(TASKS.c.job_id == job_id, TASKS.c.state.in_(_sources(TaskEvent.RETRY)))
+                    .values(
+                        state=str(TaskState.QUEUED),
+                        error=None,
+                        attempts=0,
+                        finished_at=None,
+                        not_before=None,
+                        progress=0.0,
+                    )
                 ).rowcount
                 if retried:
-                    conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-                        state=str(JobState.ACTIVE), finished_at=None, cancel_requested=False, error=None,
-                        last_progress_at=utcnow()))
+                    conn.execute(
+                        update(JOBS)
+                        .where(JOBS.c.id == job_id)
+                        .values(
+                            state=str(JobState.ACTIVE),
+                            finished_at=None,
+                            cancel_requested=False,
+                            error=None,
+                            last_progress_at=utcnow(),
+                        )
+                    )
             else:
                 raise ValueError(f"unknown job action {action!r}")
             eventlog.append(conn, f"job.{action}", user_id=user_id, job_id=job_id)
@@ -389,8 +542,7 @@ class Store:
             order = [row.id for row in mine]
             index = order.index(job_id)
             order.pop(index)
-            target = {"top": 0, "bottom": len(order), "up": max(index - 1, 0),
-                      "down": min(index + 1, len(order))}[to]
+            target = {"top": 0, "bottom": len(order), "up": max(index - 1, 0), "down": min(index + 1, len(order))}[to]
             order.insert(target, job_id)
             positions = sorted(row.position for row in mine)
             for new_position, moved_id in zip(positions, order, strict=True):
@@ -401,9 +553,11 @@ class Store:
     def stalled_jobs(self, conn: Connection, idle_since: datetime) -> list[Any]:
         """Active jobs with queued work and no progress since `idle_since`."""
         has_queued = select(TASKS.c.id).where(TASKS.c.job_id == JOBS.c.id, TASKS.c.state == TaskState.QUEUED).exists()
-        return list(conn.execute(
-            select(JOBS).where(JOBS.c.state == JobState.ACTIVE, JOBS.c.last_progress_at < idle_since, has_queued)
-        ).all())
+        return list(
+            conn.execute(
+                select(JOBS).where(JOBS.c.state == JobState.ACTIVE, JOBS.c.last_progress_at < idle_since, has_queued)
+            ).all()
+        )
 
     def touch(self, job_id: int) -> None:
         with self.db.write() as conn:
@@ -413,7 +567,8 @@ class Store:
         """Files of earlier jobs on the same folder and output that finished: skipped on resubmission."""
         with self.db.read() as conn:
             rows = conn.execute(
-                select(TASKS.c.path).join(JOBS, JOBS.c.id == TASKS.c.job_id)
+                select(TASKS.c.path)
+                .join(JOBS, JOBS.c.id == TASKS.c.job_id)
                 .where(JOBS.c.source_dir == source_dir, JOBS.c.out_dir == out_dir, TASKS.c.state == TaskState.DONE)
             )
             return {row.path for row in rows}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairscribe.daemon.access import READ, WRITE, EXECUTE, Caller, is_dir, may_access, nearest_existing, within_roots
+from fairscribe.daemon.access import EXECUTE, READ, WRITE, Caller, is_dir, may_access, nearest_existing, within_roots
 from fairscribe.daemon.engines.base import Engine
 from fairscribe.daemon.outputs import output_paths
 from fairscribe.daemon.store import NewFile, Store
@@ -51,8 +51,10 @@ def resolve(caller: Caller, directory: str, out: str | None) -> tuple[Path, Path
     if not source.is_absolute():
         raise SubmitRefused(f"folder {directory!r} must be an absolute path (the daemon has its own working folder)")
     if not source.exists():
-        raise SubmitRefused(f"folder {source} does not exist on the daemon's machine "
-                            "(if the daemon runs in a container, is the folder mounted into it?)")
+        raise SubmitRefused(
+            f"folder {source} does not exist on the daemon's machine "
+            "(if the daemon runs in a container, is the folder mounted into it?)"
+        )
     if not is_dir(source):
         raise SubmitRefused(f"{source} is not a folder")
     source = source.resolve()
@@ -62,8 +64,10 @@ def resolve(caller: Caller, directory: str, out: str | None) -> tuple[Path, Path
     if caller.roots is not None and not caller.admin:
         for path, what in ((source, "folder"), (target, "output folder")):
             if not within_roots(path, caller.roots):
-                raise SubmitRefused(f"{what} {path} is outside the folders {caller.describe()} may use "
-                                    f"({', '.join(caller.roots) or 'none configured'})")
+                raise SubmitRefused(
+                    f"{what} {path} is outside the folders {caller.describe()} may use "
+                    f"({', '.join(caller.roots) or 'none configured'})"
+                )
     if not may_access(source, caller, READ | EXECUTE):
         raise SubmitRefused(f"folder {source} is not readable by {caller.describe()}")
     holder = nearest_existing(target)
@@ -100,8 +104,16 @@ def _audio_candidates(source: Path, out: Path) -> Iterator[Path]:
         stack.extend(reversed(subfolders))
 
 
-def scan(store: Store, engine: Engine, pool: str, job_id: int, request: Request, user: str,
-         on_progress: Callable[[], None], already_done: set[str]) -> None:
+def scan(
+    store: Store,
+    engine: Engine,
+    pool: str,
+    job_id: int,
+    request: Request,
+    user: str,
+    on_progress: Callable[[], None],
+    already_done: set[str],
+) -> None:
     """Walk the folder and queue its files; runs in its own thread. The job ends its scanning
     phase even when the walk fails, with the reason, so it can still end."""
     chunk: list[NewFile] = []
@@ -124,8 +136,7 @@ def scan(store: Store, engine: Engine, pool: str, job_id: int, request: Request,
         error = f"scanning {request.source} stopped: {exc}"
     finally:
         store.end_scan(job_id, error=error, skipped=skipped)
-        log.info("user=%s job=%d scanned %s (%d skipped as already transcribed)", user, job_id,
-                 request.source, skipped)
+        log.info("user=%s job=%d scanned %s (%d skipped as already transcribed)", user, job_id, request.source, skipped)
         on_progress()
 
 

@@ -28,8 +28,9 @@ SATURATION_LOG_SECONDS = 60.0
 
 
 class Watchdog:
-    def __init__(self, settings: Settings, db: Database, store: Store, dispatcher: Dispatcher,
-                 wake: Callable[[], None]) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, store: Store, dispatcher: Dispatcher, wake: Callable[[], None]
+    ) -> None:
         self.settings = settings
         self.db = db
         self.store = store
@@ -71,12 +72,23 @@ class Watchdog:
 
     def _repair(self, user: str, job_id: int, user_id: int, counts: object, free: int) -> None:
         self.stalls_detected += 1
-        log.warning("EARLY STOP DETECTED user=%s job=%d counts=%s free_workers=%d: no progress for %.0fs "
-                    "with work queued; re-queuing expired leases and dispatching", user, job_id, counts, free,
-                    self.settings.stall_seconds)
+        log.warning(
+            "EARLY STOP DETECTED user=%s job=%d counts=%s free_workers=%d: no progress for %.0fs "
+            "with work queued; re-queuing expired leases and dispatching",
+            user,
+            job_id,
+            counts,
+            free,
+            self.settings.stall_seconds,
+        )
         with self.db.write() as conn:
-            eventlog.append(conn, "job.stall", user_id=user_id, job_id=job_id,
-                            message="no progress with work queued and workers free; repaired")
+            eventlog.append(
+                conn,
+                "job.stall",
+                user_id=user_id,
+                job_id=job_id,
+                message="no progress with work queued and workers free; repaired",
+            )
         self.store.reap_expired(utcnow())
         self.store.touch(job_id)
         self.wake()
@@ -86,5 +98,8 @@ class Watchdog:
         if not full or time.monotonic() - self._last_saturation_log < SATURATION_LOG_SECONDS:
             return
         self._last_saturation_log = time.monotonic()
-        log.info("saturated: pools %s have every worker busy; %d users waiting for admission",
-                 ", ".join(sorted(full)), len(waiting))
+        log.info(
+            "saturated: pools %s have every worker busy; %d users waiting for admission",
+            ", ".join(sorted(full)),
+            len(waiting),
+        )

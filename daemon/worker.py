@@ -46,9 +46,17 @@ class JobSpec:
 
 
 class Worker:
-    def __init__(self, settings: Settings, store: Store, accounts: Accounts, registry: EngineRegistry,
-                 sizer: BatchSizer, dispatcher: Dispatcher, wake: Callable[[], None],
-                 stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        accounts: Accounts,
+        registry: EngineRegistry,
+        sizer: BatchSizer,
+        dispatcher: Dispatcher,
+        wake: Callable[[], None],
+        stopping: threading.Event,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.accounts = accounts
@@ -84,8 +92,14 @@ class Worker:
     def _job(self, job_id: int) -> JobSpec:
         with self.store.db.read() as conn:
             row = self.store.job_row(conn, job_id)
-        return JobSpec(row.engine, row.source_dir, row.out_dir, outputs.parse_formats(row.formats), row.language,
-                       dict(row.options or {}))
+        return JobSpec(
+            row.engine,
+            row.source_dir,
+            row.out_dir,
+            outputs.parse_formats(row.formats),
+            row.language,
+            dict(row.options or {}),
+        )
 
     def _run_task(self, claim: Claim, task: ClaimedTask, job: JobSpec) -> None:
         context = f"user={claim.user} job={task.job_id} file={task.path}"
@@ -99,8 +113,9 @@ class Worker:
             try:
                 outputs.write_outputs(transcript, out_base, job.formats)
             except OSError as exc:
-                raise TaskFailure(f"cannot write the transcript of {task.path} to {out_base.parent}: "
-                                  f"{exc.strerror or exc}") from exc
+                raise TaskFailure(
+                    f"cannot write the transcript of {task.path} to {out_base.parent}: {exc.strerror or exc}"
+                ) from exc
             self.store.finish(task.id, claim.id, transcript.audio_seconds)
             log.debug("%s done in %.3fs", context, time.monotonic() - started)
         except EngineUnavailable as exc:
@@ -163,8 +178,9 @@ class Worker:
         thread.join(self.settings.task_timeout_seconds)
         if thread.is_alive():
             stop.set()
-            raise EngineTimeout(f"{task.path}: the {job.engine} engine did not finish within "
-                                f"{self.settings.task_timeout_seconds:g} s")
+            raise EngineTimeout(
+                f"{task.path}: the {job.engine} engine did not finish within {self.settings.task_timeout_seconds:g} s"
+            )
         if "error" in outcome:
             raise outcome["error"]
         transcript: Transcript = outcome["transcript"]
@@ -172,4 +188,4 @@ class Worker:
 
 
 def _backoff(attempts: int) -> float:
-    return random.uniform(0, min(60.0, 2.0 ** attempts))
+    return random.uniform(0, min(60.0, 2.0**attempts))

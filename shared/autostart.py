@@ -20,7 +20,9 @@ def start_local_daemon(settings: ClientSettings) -> str:
     from fairscribe.shared.client import Client
 
     if settings.address is not None:
-        raise DaemonNotRunning(f"no fairscribe daemon answers at {settings.describe()}; a remote daemon is not started from here")
+        raise DaemonNotRunning(
+            f"no fairscribe daemon answers at {settings.describe()}; a remote daemon is not started from here"
+        )
     logs = home_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     output = logs / "fairscribed.out"
@@ -28,8 +30,14 @@ def start_local_daemon(settings: ClientSettings) -> str:
     if not command[0]:
         command = [sys.executable, "-m", "fairscribe.daemon.main", "run"]
     with open(output, "ab") as sink:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=os.environ.copy())
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+
 from fairscribe.shared import cli_render as render
 from fairscribe.shared.autostart import start_local_daemon
 from fairscribe.shared.client import TERMINAL_JOB_STATES, Client
@@ -58,7 +59,9 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage users (admin).", no_args_is_help=True)
 token_app = typer.Typer(help="Manage access tokens for TCP clients (admin).", no_args_is_help=True)
-schedule_app = typer.Typer(help="Transcribe a folder again and again, on an interval or a crontab.", no_args_is_help=True)
+schedule_app = typer.Typer(
+    help="Transcribe a folder again and again, on an interval or a crontab.", no_args_is_help=True
+)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(schedule_app, name="schedule")
@@ -74,7 +77,10 @@ InputDir = Annotated[
 OutDir = Annotated[
     Path | None,
     typer.Option(
-        "--out", metavar="DIR", file_okay=False, writable=True,
+        "--out",
+        metavar="DIR",
+        file_okay=False,
+        writable=True,
         help="Where transcripts go, mirroring the input tree (default: chosen by the daemon).",
     ),
 ]
@@ -210,7 +216,9 @@ def follow(client: Client, job_id: int, on_update: Callable[[dict[str, Any]], No
     return job
 
 
-def _wait_and_report(ctx: typer.Context, client: Client, job_id: int, as_json: bool, *, show_out: bool = False) -> NoReturn:
+def _wait_and_report(
+    ctx: typer.Context, client: Client, job_id: int, as_json: bool, *, show_out: bool = False
+) -> NoReturn:
     """Follow a job to its end, report it the way `wait` promises, and exit with its verdict."""
     try:
         if as_json:
@@ -246,7 +254,9 @@ def submit(
     formats: FormatsOpt = None,
     language: LanguageOpt = None,
     engine: EngineOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Transcribe again files that already have transcripts.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Transcribe again files that already have transcripts.")
+    ] = False,
     speech_model: Annotated[
         list[str] | None, typer.Option("--speech-model", metavar="NAME", help="AssemblyAI speech model (repeatable).")
     ] = None,
@@ -273,13 +283,20 @@ def submit(
         options["speaker_labels"] = speaker_labels
     with _session(ctx, as_json, start_daemon=start_daemon) as client:
         job = client.submit(
-            _absolute(directory), out=_absolute(out) if out else None,
-            formats=chosen_formats, language=language, engine=engine, force=force, options=options or None,
+            _absolute(directory),
+            out=_absolute(out) if out else None,
+            formats=chosen_formats,
+            language=language,
+            engine=engine,
+            force=force,
+            options=options or None,
         )
         job_id = int(job["id"])
         if not as_json:
             size = "scanning the folder" if job.get("scanning") else f"{job['total']} files"
-            render.out.print(f"job {job_id} submitted: {job.get('dir')} → {job.get('out')} ({size})", markup=False, soft_wrap=True)
+            render.out.print(
+                f"job {job_id} submitted: {job.get('dir')} → {job.get('out')} ({size})", markup=False, soft_wrap=True
+            )
         if wait:
             _wait_and_report(ctx, client, job_id, as_json, show_out=True)
     if as_json:
@@ -301,7 +318,9 @@ def status(
 ) -> None:
     """Show your jobs, one job, or one job's files."""
     if files and job_id is None:
-        raise typer.BadParameter("it lists one job's files; give a JOB, e.g. `fairscribe status 7 --files`", param_hint="--files")
+        raise typer.BadParameter(
+            "it lists one job's files; give a JOB, e.g. `fairscribe status 7 --files`", param_hint="--files"
+        )
     if all_users and job_id is not None:
         raise typer.BadParameter("it lists every user's jobs; leave out JOB", param_hint="--all")
     with _session(ctx, as_json) as client:
@@ -399,9 +418,15 @@ def move(
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The user's OS account name, or a new token user's name.")],
-    weight: Annotated[float | None, typer.Option("--weight", metavar="W", help="Relative share of the workers (> 0).")] = None,
-    max_workers: Annotated[int | None, typer.Option("--max-workers", metavar="N", min=1, help="Cap on this user's workers.")] = None,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The user's OS account name, or a new token user's name.")
+    ],
+    weight: Annotated[
+        float | None, typer.Option("--weight", metavar="W", help="Relative share of the workers (> 0).")
+    ] = None,
+    max_workers: Annotated[
+        int | None, typer.Option("--max-workers", metavar="N", min=1, help="Cap on this user's workers.")
+    ] = None,
     roots: Annotated[
         list[str] | None,
         typer.Option("--root", metavar="DIR", help="A folder a token user may read and write under (repeatable)."),
@@ -414,7 +439,10 @@ def user_add(
     # Roots are checked by the daemon, not here: they name folders as the daemon sees them.
     with _session(ctx, as_json) as client:
         user = client.add_user(
-            name, weight=weight, max_workers=max_workers, roots=[_absolute(Path(root)) for root in roots] if roots else None
+            name,
+            weight=weight,
+            max_workers=max_workers,
+            roots=[_absolute(Path(root)) for root in roots] if roots else None,
         )
     if as_json:
         render.print_json({"user": user})
@@ -423,17 +451,15 @@ def user_add(
     render.out.print(
         f"user {user['name']}: weight {user.get('weight', 1):g}, max workers {cap if cap is not None else 'no cap'}"
         + (f", roots {', '.join(user['roots'])}" if user.get("roots") else ""),
-        markup=False, soft_wrap=True,
+        markup=False,
+        soft_wrap=True,
     )
 
 
 def _read_key(name: str) -> str:
     # The key comes from stdin, never argv: any user on the machine can read argv in `ps`.
-    if sys.stdin.isatty():
-        key = getpass.getpass(f"AssemblyAI key for {name} (input hidden): ")
-    else:
-        key = sys.stdin.read()
-    key = key.strip()
+    typed = getpass.getpass(f"AssemblyAI key for {name} (input hidden): ") if sys.stdin.isatty() else sys.stdin.read()
+    key = typed.strip()
     if not key or any(char.isspace() for char in key):
         raise typer.BadParameter(
             "expected exactly one AssemblyAI key on stdin, e.g. `fairscribe user key NAME < key.txt`", param_hint="key"
@@ -462,7 +488,9 @@ def user_key(
 
 
 @token_app.command("create")
-def token_create(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], as_json: JsonFlag = False) -> None:
+def token_create(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")], as_json: JsonFlag = False
+) -> None:
     """Create NAME's bearer token for TCP clients. It is shown once only."""
     with _session(ctx, as_json) as client:
         token = client.create_token(name)
@@ -478,7 +506,9 @@ def token_create(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar
 def schedule_add(
     ctx: typer.Context,
     directory: InputDir,
-    every: Annotated[str | None, typer.Option("--every", metavar="DURATION", help="Interval: 30s, 10m, 2h or 1d.")] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", metavar="DURATION", help="Interval: 30s, 10m, 2h or 1d.")
+    ] = None,
     cron: Annotated[str | None, typer.Option("--cron", metavar="'M H DOM MON DOW'", help="A crontab schedule.")] = None,
     out: OutDir = None,
     formats: FormatsOpt = None,
@@ -488,21 +518,33 @@ def schedule_add(
 ) -> None:
     """Transcribe new files in DIR on a schedule: give exactly one of --every and --cron."""
     if (every is None) == (cron is None):
-        raise typer.BadParameter("give exactly one, e.g. --every 10m or --cron '0 2 * * *'", param_hint="--every / --cron")
+        raise typer.BadParameter(
+            "give exactly one, e.g. --every 10m or --cron '0 2 * * *'", param_hint="--every / --cron"
+        )
     try:
-        when: dict[str, Any] = {"every": parse_duration(every)} if every is not None else {"cron": check_cron(cron or "")}
+        when: dict[str, Any] = (
+            {"every": parse_duration(every)} if every is not None else {"cron": check_cron(cron or "")}
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--every" if every is not None else "--cron") from None
     chosen_formats = parse_formats(formats)
     with _session(ctx, as_json) as client:
         schedule = client.add_schedule(
-            _absolute(directory), out=_absolute(out) if out else None,
-            formats=chosen_formats, language=language, engine=engine, **when,
+            _absolute(directory),
+            out=_absolute(out) if out else None,
+            formats=chosen_formats,
+            language=language,
+            engine=engine,
+            **when,
         )
     if as_json:
         render.print_json({"schedule": schedule})
     else:
-        render.out.print(f"schedule {schedule['id']}: {render.schedule_when(schedule)}, {schedule.get('dir')}", markup=False, soft_wrap=True)
+        render.out.print(
+            f"schedule {schedule['id']}: {render.schedule_when(schedule)}, {schedule.get('dir')}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @schedule_app.command("list")
@@ -519,7 +561,9 @@ def schedule_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 
 @schedule_app.command("remove")
-def schedule_remove(ctx: typer.Context, schedule_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False) -> None:
+def schedule_remove(
+    ctx: typer.Context, schedule_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False
+) -> None:
     """Remove one of your schedules (jobs it already started go on)."""
     with _session(ctx, as_json) as client:
         client.remove_schedule(schedule_id)

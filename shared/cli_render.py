@@ -12,10 +12,11 @@ import os
 from typing import Any, Self
 
 import typer
-from fairscribe.shared.client import TERMINAL_JOB_STATES
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from fairscribe.shared.client import TERMINAL_JOB_STATES
 
 # Consoles pick sys.stdout / sys.stderr at write time, so test runners that swap them still see the
 # output. No highlighting: numbers in colour make aligned columns harder to scan, not easier.
@@ -89,7 +90,10 @@ def jobs_table(jobs: list[dict[str, Any]]) -> Table:
             total += "+"
             table.caption = "+ still scanning the folder: the total will grow"
         table.add_row(
-            str(job["id"]), str(job["user"]), str(job["state"]), total,
+            str(job["id"]),
+            str(job["user"]),
+            str(job["state"]),
+            total,
             *(_count(job.get(field)) for field in ("queued", "running", "done", "failed", "cancelled")),
             format_eta(job.get("eta_seconds")) if job["state"] not in _STILL else NONE,
         )
@@ -130,15 +134,20 @@ def files_table(job: dict[str, Any], files: list[dict[str, Any]]) -> Table:
     table.add_column("error", overflow="fold")
     for file in files:
         table.add_row(
-            relative_path(str(file["path"]), job.get("dir")), str(file["state"]),
-            _count(file.get("attempts")), file.get("error") or "",
+            relative_path(str(file["path"]), job.get("dir")),
+            str(file["state"]),
+            _count(file.get("attempts")),
+            file.get("error") or "",
         )
     return table
 
 
 def print_failed_files(job: dict[str, Any], failed: list[dict[str, Any]], follow_up: str) -> None:
     for file in failed[:FAILED_SHOWN]:
-        out.print(f"  {relative_path(str(file['path']), job.get('dir'))}: {file.get('error') or 'no reason given'}", soft_wrap=True)
+        out.print(
+            f"  {relative_path(str(file['path']), job.get('dir'))}: {file.get('error') or 'no reason given'}",
+            soft_wrap=True,
+        )
     if len(failed) > FAILED_SHOWN:
         out.print(f"  … and {len(failed) - FAILED_SHOWN} more; see `{follow_up}`", soft_wrap=True)
 
@@ -160,7 +169,11 @@ def meters_table(meters: dict[str, Any]) -> Table:
         else:
             state = "idle"
         table.add_row(
-            name, state, _count(user.get("running")), _share(user.get("share")), _count(user.get("cap")),
+            name,
+            state,
+            _count(user.get("running")),
+            _share(user.get("share")),
+            _count(user.get("cap")),
             *(_count(user.get(field)) for field in ("queued", "done", "failed", "total")),
             format_eta(user.get("eta_seconds")),
         )
@@ -175,7 +188,8 @@ def print_meters(meters: dict[str, Any]) -> None:
     pools = meters.get("pools") or []
     if pools:
         out.print(
-            "pools: " + ", ".join(f"{pool['name']} {pool.get('running', 0)}/{pool.get('capacity', '?')} busy" for pool in pools)
+            "pools: "
+            + ", ".join(f"{pool['name']} {pool.get('running', 0)}/{pool.get('capacity', '?')} busy" for pool in pools)
         )
 
 
@@ -204,8 +218,11 @@ def schedules_table(schedules: list[dict[str, Any]]) -> Table:
     table.add_column("next run")
     for schedule in schedules:
         table.add_row(
-            str(schedule["id"]), schedule_when(schedule), str(schedule.get("dir", "")),
-            str(schedule.get("out") or NONE), str(schedule.get("next_run_at") or NONE),
+            str(schedule["id"]),
+            schedule_when(schedule),
+            str(schedule.get("dir", "")),
+            str(schedule.get("out") or NONE),
+            str(schedule.get("next_run_at") or NONE),
         )
     return table
 

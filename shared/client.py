@@ -1,7 +1,7 @@
 """The client library: one connection to the daemon with one typed call per protocol method.
 
 The CLI and the GUI both use `Client`. A call sends one JSON-RPC request and waits for its answer;
-pushed event notifications that arrive meanwhile are queued for `next_events()`.
+pushed event notifications that arrive meanwhile are queued for `next_events()` / `next_push()`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from fairscribe.shared import framing, protocol
 from fairscribe.shared.config import ClientSettings
 from fairscribe.shared.errors import DaemonNotRunning, ProtocolError, RemoteError
 
-START_HINT = "start one with `fairscribed` (or `docker compose up -d`), or point FAIRSCRIBE_SOCKET / FAIRSCRIBE_LISTEN at a running one"
+START_HINT = (
+    "start one with `fairscribed` (or `docker compose up -d`), "
+    "or point FAIRSCRIBE_SOCKET / FAIRSCRIBE_LISTEN at a running one"
+)
 
 
 class Client:
@@ -57,7 +60,9 @@ class Client:
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise DaemonNotRunning(f"no fairscribe daemon answers at {where}: {START_HINT}") from exc
         except OSError as exc:
-            raise DaemonNotRunning(f"cannot reach the fairscribe daemon at {where} ({exc.strerror or exc}): {START_HINT}") from exc
+            raise DaemonNotRunning(
+                f"cannot reach the fairscribe daemon at {where} ({exc.strerror or exc}): {START_HINT}"
+            ) from exc
         return sock
 
     @property
@@ -93,7 +98,9 @@ class Client:
                     if "method" in message:
                         self._pending_events.append(message)
             except TimeoutError:
-                raise DaemonNotRunning(f"the fairscribe daemon at {self.settings.describe()} did not answer `{method}` in time") from None
+                raise DaemonNotRunning(
+                    f"the fairscribe daemon at {self.settings.describe()} did not answer `{method}` in time"
+                ) from None
             except (ConnectionError, BrokenPipeError) as exc:
                 raise DaemonNotRunning(f"the connection to the fairscribe daemon was lost: {exc}") from exc
         if "error" in message:
@@ -109,6 +116,13 @@ class Client:
 
     def next_events(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """Pushed events, waiting up to `timeout` seconds for the next push when none are queued."""
+        push = self.next_push(timeout)
+        return list(push["events"]) if push else []
+
+    def next_push(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The pushes queued so far merged into one `{events, cursor, meters?}`, waiting up to
+        `timeout` seconds for the next push when none are queued; None when none came. Only the
+        newest meters are kept: they are a snapshot, not a history."""
         with self._lock:
             if not self._pending_events:
                 previous = self._sock.gettimeout()
@@ -116,17 +130,22 @@ class Client:
                 try:
                     self._pending_events.append(self._read())
                 except TimeoutError:
-                    return []
+                    return None
                 except (ConnectionError, ProtocolError) as exc:
                     raise DaemonNotRunning(f"the connection to the fairscribe daemon was lost: {exc}") from exc
                 finally:
                     self._sock.settimeout(previous)
-            events: list[dict[str, Any]] = []
+            merged: dict[str, Any] = {"events": []}
             while self._pending_events:
                 message = self._pending_events.popleft()
-                if message.get("method") == "events":
-                    events.extend(message.get("params", {}).get("events", []))
-            return events
+                if message.get("method") != "events":
+                    continue
+                params = message.get("params", {})
+                merged["events"].extend(params.get("events", []))
+                for key in ("cursor", "meters"):
+                    if key in params:
+                        merged[key] = params[key]
+            return merged
 
     # Typed calls, one per protocol method.
 
@@ -158,7 +177,9 @@ class Client:
     def job(self, job_id: int) -> dict[str, Any]:
         return dict(self.call("status", {"job": job_id})["job"])
 
-    def files(self, job_id: int, *, state: str | None = None, limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def files(
+        self, job_id: int, *, state: str | None = None, limit: int | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A job and its files (at most 5,000 per answer, to stay inside the message limit)."""
         params: dict[str, Any] = {"job": job_id, "files": True}
         if state is not None:

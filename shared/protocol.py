@@ -49,11 +49,27 @@ class ErrorCode(IntEnum):
 
 
 JOB_FIELDS = (
-    "id", "user", "state", "total", "queued", "running", "done", "failed", "cancelled",
+    "id",
+    "user",
+    "state",
+    "total",
+    "queued",
+    "running",
+    "done",
+    "failed",
+    "cancelled",
 )
 
 METER_FIELDS = (
-    "user", "running", "share", "cap", "queued", "done", "failed", "total", "eta_seconds",
+    "user",
+    "running",
+    "share",
+    "cap",
+    "queued",
+    "done",
+    "failed",
+    "total",
+    "eta_seconds",
 )
 
 

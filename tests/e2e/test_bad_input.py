@@ -12,7 +12,7 @@ import pytest
 
 from fairscribe.shared.errors import RemoteError
 from fairscribe.shared.protocol import ErrorCode
-from tests.support.daemon import DaemonProcess, WAV_HEADER, make_fake_audio, wait_for_job
+from tests.support.daemon import WAV_HEADER, DaemonProcess, make_fake_audio, wait_for_job
 
 
 @pytest.fixture
@@ -29,7 +29,9 @@ def daemon(daemon_factory) -> DaemonProcess:
     ],
     ids=["missing", "not-a-folder", "empty"],
 )
-def test_unusable_folders_are_refused_at_submit_naming_the_folder(tmp_path: Path, daemon: DaemonProcess, make, expected) -> None:
+def test_unusable_folders_are_refused_at_submit_naming_the_folder(
+    tmp_path: Path, daemon: DaemonProcess, make, expected
+) -> None:
     target = make(tmp_path)
     with daemon.client() as client, pytest.raises(RemoteError) as refused:
         client.submit(str(target))

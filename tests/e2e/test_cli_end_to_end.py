@@ -8,14 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.daemon import DaemonProcess, WAV_HEADER, make_fake_audio
+from tests.support.daemon import WAV_HEADER, DaemonProcess, make_fake_audio
 
 
 def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FAIRSCRIBE_")}
     environment.update({"FAIRSCRIBE_HOME": str(home), "FAIRSCRIBE_ENGINE": "simulated", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "fairscribe.shared.cli", *args], env=environment,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "fairscribe.shared.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_submit_wait_status_and_exit_codes(tmp_path: Path, daemon_factory) -> None:

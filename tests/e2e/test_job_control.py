@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.support.daemon import DaemonProcess, WAV_HEADER, make_fake_audio, wait_for_job
+from tests.support.daemon import WAV_HEADER, DaemonProcess, make_fake_audio, wait_for_job
 
 
 def test_pause_resume_cancel_and_every_file_accounted_for(tmp_path: Path, daemon_factory) -> None:

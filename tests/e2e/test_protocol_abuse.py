@@ -42,7 +42,7 @@ def test_abuse_gets_errors_and_the_daemon_keeps_serving(daemon_factory) -> None:
     invalid = _raw(daemon)
     invalid.sendall(b'{"jsonrpc": "2.0", "method": "ping", "params": {}\n')
     assert _answer(invalid)["error"]["code"] == ErrorCode.PARSE_ERROR
-    invalid.sendall(b'[1, 2, 3]\n')
+    invalid.sendall(b"[1, 2, 3]\n")
     assert _answer(invalid)["error"]["code"] == ErrorCode.PARSE_ERROR
     invalid.sendall(b'{"jsonrpc": "2.0", "method": 7, "id": 1}\n')
     assert _answer(invalid)["error"]["code"] == ErrorCode.INVALID_REQUEST
@@ -54,7 +54,9 @@ def test_abuse_gets_errors_and_the_daemon_keeps_serving(daemon_factory) -> None:
 
     oversized = _raw(daemon)
     try:
-        oversized.sendall(b'{"jsonrpc": "2.0", "method": "ping", "params": {"x": "' + b"a" * (5 * 1024 * 1024) + b'"}}\n')
+        oversized.sendall(
+            b'{"jsonrpc": "2.0", "method": "ping", "params": {"x": "' + b"a" * (5 * 1024 * 1024) + b'"}}\n'
+        )
     except OSError:
         pass  # the daemon may close before reading it all
     answer = _answer(oversized)
@@ -66,7 +68,7 @@ def test_abuse_gets_errors_and_the_daemon_keeps_serving(daemon_factory) -> None:
 
     with daemon.client() as client:
         assert client.ping()["version"]
-    for sock in idle + [garbage, invalid, oversized]:
+    for sock in [*idle, garbage, invalid, oversized]:
         sock.close()
 
 
@@ -80,7 +82,11 @@ def test_a_user_never_sees_or_touches_another_users_job(tmp_path: Path, daemon_f
         job_id = client.submit(str(folder))["id"]
         wait_for_job(client, job_id)
     with daemon.client(token=bob) as client:
-        for call in (lambda: client.job(job_id), lambda: client.files(job_id), lambda: client.control("cancel", job_id)):
+        for call in (
+            lambda: client.job(job_id),
+            lambda: client.files(job_id),
+            lambda: client.control("cancel", job_id),
+        ):
             with pytest.raises(RemoteError) as refused:
                 call()
             assert refused.value.code == ErrorCode.NOT_FOUND

@@ -20,10 +20,16 @@ def database_url() -> Iterator[str]:
 
 
 def _node(tmp_path: Path, name: str, url: str) -> DaemonProcess:
-    return DaemonProcess(tmp_path / name, env={
-        "FAIRSCRIBE_DATABASE_URL": url, "FAIRSCRIBE_WORKERS": "2", "FAIRSCRIBE_SIMULATED_SECONDS": "0.05",
-        "FAIRSCRIBE_LEASE_SECONDS": "3", "FAIRSCRIBE_NODE_ID": name,
-    }).start()
+    return DaemonProcess(
+        tmp_path / name,
+        env={
+            "FAIRSCRIBE_DATABASE_URL": url,
+            "FAIRSCRIBE_WORKERS": "2",
+            "FAIRSCRIBE_SIMULATED_SECONDS": "0.05",
+            "FAIRSCRIBE_LEASE_SECONDS": "3",
+            "FAIRSCRIBE_NODE_ID": name,
+        },
+    ).start()
 
 
 def test_two_nodes_share_a_batch_and_survive_one_being_killed(tmp_path: Path, database_url: str) -> None:

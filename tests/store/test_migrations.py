@@ -23,20 +23,38 @@ def test_a_database_made_by_the_first_schema_is_upgraded_and_keeps_its_jobs(tmp_
     command.upgrade(alembic_config(url), "0001")
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (id, name, weight, roots, created_at) VALUES (1, 'ada', 1.0, '[]', '2026-01-01 00:00:00')"))
-        conn.execute(text(
-            "INSERT INTO jobs (id, user_id, state, source_dir, out_dir, engine, formats, force, scanning, "
-            "cancel_requested, position, total, created_at, last_progress_at) VALUES "
-            "(7, 1, 'active', '/in', '/out', 'simulated', 'txt', 0, 0, 0, 1.0, 2, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO users (id, name, weight, roots, created_at) "
+                "VALUES (1, 'ada', 1.0, '[]', '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, user_id, state, source_dir, out_dir, engine, formats, force, scanning, "
+                "cancel_requested, position, total, created_at, last_progress_at) VALUES "
+                "(7, 1, 'active', '/in', '/out', 'simulated', 'txt', 0, 0, 0, 1.0, 2, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
         for task_id, state in ((1, "done"), (2, "queued")):
-            conn.execute(text(
-                "INSERT INTO tasks (id, job_id, user_id, pool, job_position, path, state, attempts) "
-                f"VALUES ({task_id}, 7, 1, 'local', 1.0, '{task_id}.wav', '{state}', 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (id, job_id, user_id, pool, job_position, path, state, attempts) "
+                    f"VALUES ({task_id}, 7, 1, 'local', 1.0, '{task_id}.wav', '{state}', 0)"
+                )
+            )
     engine.dispose()
 
     env = {**os.environ, "FAIRSCRIBE_HOME": str(tmp_path / "home"), "FAIRSCRIBE_DATABASE_URL": url}
-    result = subprocess.run([sys.executable, "-m", "fairscribe.daemon.main", "migrate"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fairscribe.daemon.main", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "0001 -> 0003" in result.stdout
 

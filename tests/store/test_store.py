@@ -35,8 +35,15 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 def _job(db: Database, files: int, user: str = "alice") -> tuple[Store, int, int]:
     store = Store(db)
     account = Accounts(db).ensure(user)
-    job_id = store.create_job(user_id=account.id, source_dir="/in", out_dir="/out", engine="simulated",
-                              formats="txt", language=None, force=False)
+    job_id = store.create_job(
+        user_id=account.id,
+        source_dir="/in",
+        out_dir="/out",
+        engine="simulated",
+        formats="txt",
+        language=None,
+        force=False,
+    )
     store.add_files(job_id, "local", [NewFile(f"{i}.wav") for i in range(files)])
     store.end_scan(job_id)
     return store, job_id, account.id
@@ -45,8 +52,16 @@ def _job(db: Database, files: int, user: str = "alice") -> tuple[Store, int, int
 def _claim(store: Store, user_id: int, limit: int, claim_id: str) -> list[int]:
     with store.db.write() as conn:
         store.db.lock(conn, "fairscribe-dispatch")
-        tasks = store.claim(conn, user_id=user_id, pool="local", limit=limit, claim_id=claim_id, owner="node",
-                            lease_until=utcnow() + timedelta(seconds=30), now=utcnow())
+        tasks = store.claim(
+            conn,
+            user_id=user_id,
+            pool="local",
+            limit=limit,
+            claim_id=claim_id,
+            owner="node",
+            lease_until=utcnow() + timedelta(seconds=30),
+            now=utcnow(),
+        )
     return [t.id for t in tasks]
 
 
@@ -89,8 +104,16 @@ def test_a_job_ends_only_when_every_file_is_done_failed_or_cancelled(db: Databas
 def test_expired_leases_return_to_the_queue(db: Database) -> None:
     store, job_id, user_id = _job(db, 4)
     with db.write() as conn:
-        store.claim(conn, user_id=user_id, pool="local", limit=4, claim_id="dead", owner="gone",
-                    lease_until=utcnow() - timedelta(seconds=1), now=utcnow())
+        store.claim(
+            conn,
+            user_id=user_id,
+            pool="local",
+            limit=4,
+            claim_id="dead",
+            owner="gone",
+            lease_until=utcnow() - timedelta(seconds=1),
+            now=utcnow(),
+        )
     requeued = store.reap_expired(utcnow())
     assert requeued == [(user_id, job_id, 4)]
     with db.read() as conn:

@@ -56,8 +56,10 @@ class DaemonProcess:
         self.log_path = self.home / f"daemon-{int(time.time() * 1000)}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fairscribe.daemon.main"], env=self.environment(),
-                stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "fairscribe.daemon.main"],
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
