@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH_INTERVAL = 1.0
 EVENTS_KEPT = 200_000
+OWN_KEY_THREADS = 256
 
 
 class Daemon:
@@ -46,7 +47,10 @@ class Daemon:
         self.registry = EngineRegistry(settings)
         self.sizer = BatchSizer()
         self.stopping = threading.Event()
-        threads = sum(self.registry.pool_capacities().values()) + 8
+        # The dispatcher bounds the claims running at once by the pools' capacities, users' own-key
+        # pools included (they appear as keys are set), so the executor must never be the tighter
+        # bound; it starts threads only as claims need them.
+        threads = sum(self.registry.pool_capacities().values()) + 8 + OWN_KEY_THREADS
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(6), "workers": ThreadPoolExecutor(threads)},
             jobstores={"default": MemoryJobStore()},
@@ -143,6 +147,7 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         except Exception:
             log.debug("scheduler already stopped")
+        self.registry.close()
         self.db.dispose()
 
     def wait(self, until: threading.Event) -> None:

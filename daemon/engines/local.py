@@ -7,8 +7,9 @@ long the recording is: the decoder's search grows with the utterance, and uttera
 
 Recognition runs in worker processes, one per concurrent transcription, because PocketSphinx holds
 the GIL while it decodes: in threads, two transcriptions take as long as running them one after the
-other (see bench/README.md). A process also keeps a crash in FFmpeg or PocketSphinx on a hostile
-file out of the daemon, and lets a stop request take effect at once (the process is ended).
+other (see bench/README.md). Worse, two decoders in two threads of one process crashed PocketSphinx
+(a general protection fault) in that benchmark. A process also keeps a crash in FFmpeg or
+PocketSphinx on a hostile file out of the daemon, and lets a stop take effect at once (it is ended).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from pocketsphinx import Decoder, Endpointer, Vad
+from pocketsphinx import Decoder, Endpointer, Vad, get_model_path
 
 from fairscribe.shared.errors import (
     EngineRejected,
@@ -60,6 +61,8 @@ _POLL_SECONDS = 0.2
 # A worker killed by one of these crashed on the file; by any other signal, it was killed from
 # outside (out-of-memory killer, an operator) and the file deserves another try.
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
+# What `Decoder()` loads by default: acoustic model, language model, pronunciation dictionary.
+_MODEL_FILES = ("en-us/en-us", "en-us/en-us.lm.bin", "en-us/cmudict-en-us.dict")
 _ALTERNATE = re.compile(r"\(\d+\)$")  # "read(2)": the dictionary's second pronunciation of "read"
 
 
@@ -77,7 +80,7 @@ class Recogniser:
     the whole utterance PocketSphinx normalises the audio on the utterance itself, which is more
     accurate than streaming it and makes a file's words independent of the files decoded before.
     Loading the model takes a quarter of a second and about 90 MB, so a recogniser is reused for
-    many files; it is not thread-safe.
+    many files. Use one per process: not even two recognisers in two threads are safe (see above).
     """
 
     def __init__(self) -> None:
@@ -275,6 +278,17 @@ class LocalEngine:
     def pool_for(self, credentials: Mapping[str, str]) -> PoolSpec:
         del credentials  # one machine's CPUs, shared by every user
         return PoolSpec("local", self._capacity)
+
+    def preflight(self, credentials: Mapping[str, str]) -> None:
+        """At submit: the speech model PocketSphinx ships is in place (a broken install would
+        otherwise fail every file of the job, one by one)."""
+        del credentials
+        missing = [name for name in _MODEL_FILES if not Path(get_model_path(name)).exists()]
+        if missing:
+            raise EngineUnavailable(
+                f"the local engine's speech model is incomplete: {', '.join(missing)} missing under "
+                f"{get_model_path()}; reinstall the pocketsphinx package"
+            )
 
     def inspect(self, path: Path) -> float | None:
         """Duration in seconds, for ETA and validation at submit; FileRejected if unusable."""

@@ -31,6 +31,10 @@ def _assemblyai(settings: Settings) -> Engine:
         base_url=settings.assemblyai_base_url,
         capacity=settings.assemblyai_max_workers,
         speech_models=settings.assemblyai_speech_models,
+        poll_initial=settings.assemblyai_poll_seconds,
+        poll_max=max(15.0, settings.assemblyai_poll_seconds),
+        requests_per_window=settings.assemblyai_rate_limit,
+        window_seconds=300.0,
     )
 
 
@@ -63,6 +67,15 @@ class EngineRegistry:
     # The local pool is this machine's CPU cores: each node has its own. Every other pool (an
     # AssemblyAI account or key) is one limit shared by all nodes.
     node_local_pools = frozenset({"local"})
+
+    def close(self) -> None:
+        """Let engines that hold resources (the local engine's recogniser processes) release them."""
+        with self._lock:
+            built = list(self._built.values())
+        for engine in built:
+            close = getattr(engine, "close", None)
+            if callable(close):
+                close()
 
     def pool_capacities(self) -> dict[str, int]:
         """The fixed pools' capacities; per-key pools are added by the dispatcher as users appear."""

@@ -21,8 +21,8 @@ from fairscribe.shared.errors import EngineUnavailable, FileRejected, TransientE
 from tests.support.media import encode, pcm_of, write_wav
 from tests.support.wer import corpus_wer, read_references, wer
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-REFERENCES = read_references(SAMPLES / "references.tsv")
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "librivox"
+REFERENCES = read_references(SAMPLES.parent / "references.tsv")
 MAX_WER = 0.40
 CONTAINERS = ("mp3", "opus", "flac", "m4a", "mp4", "webm")
 
@@ -141,6 +141,14 @@ def test_pool_and_inspect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         engine.inspect(clip)
     with pytest.raises(ValueError, match="capacity"):
         LocalEngine(0)
+
+
+def test_preflight_checks_the_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    engine = LocalEngine(1)
+    engine.preflight({})
+    monkeypatch.setattr(local, "get_model_path", lambda name=None: str(tmp_path / (name or "")))
+    with pytest.raises(EngineUnavailable, match=r"speech model is incomplete: en-us/en-us, .*reinstall"):
+        engine.preflight({})
 
 
 def test_other_languages_fail_the_job(engine: LocalEngine) -> None:

@@ -21,8 +21,8 @@ from fairscribe.daemon.engines.local import LocalEngine
 from tests.support.media import pcm_of, write_wav
 from tests.support.wer import corpus_wer, read_references
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-REFERENCES = read_references(SAMPLES / "references.tsv")
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "librivox"
+REFERENCES = read_references(SAMPLES.parent / "references.tsv")
 # Allowance for allocator noise between two runs; the words themselves are sent to the daemon
 # chunk by chunk and do not accumulate in the worker.
 MAX_GROWTH_MB = 25.0

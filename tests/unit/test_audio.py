@@ -13,7 +13,7 @@ from fairscribe.daemon.audio import check_complete, decode_chunks, format_durati
 from fairscribe.shared.errors import FileRejected
 from tests.support.media import AUDIO_FORMATS, encode, pcm_of, write_wav
 
-CLIP = Path(__file__).resolve().parents[2] / "samples" / "sense_and_sensibility_01_austen_64kb-0880.wav"
+CLIP = Path(__file__).resolve().parents[2] / "samples" / "librivox" / "sense_and_sensibility_01_austen_64kb-0880.wav"
 
 
 @pytest.fixture(scope="module")
