@@ -26,7 +26,9 @@ from fairscribe.daemon.store import ClaimedTask, Demand, Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_KEY_WORKERS = 5
+# A claim is sized to take about half a second (see BatchSizer); one still running after this long
+# was sized on an estimate its files did not keep.
+CLAIM_OVERRUN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Dispatcher:
         self.registry = registry
         self.sizer = sizer
         self.start_claim = start_claim
+        # Threads for claims: the fixed pools' capacities. Users' own-key pools add theirs in each
+        # pass (see run_pass), or a key owner would get only what the fixed pools leave over.
         self.local_threads = sum(registry.pool_capacities().values())
         self.snapshot = Snapshot()
         self._lock = threading.Lock()
@@ -76,14 +80,21 @@ class Dispatcher:
         with self._lock:
             self._active.pop(claim.id, None)
 
-    def should_give_back(self, claim: Claim) -> bool:
-        """True once for each slot the policy asked this user to hand back in this pool."""
+    def should_end_claim(self, claim: Claim, elapsed: float) -> bool:
+        """Whether a worker should hand back the rest of its claim at this file boundary: once for
+        each slot the policy asked this user to give to a waiting user, or when the claim has run
+        past its expected length while a worker of the pool is idle (the files turned out slower
+        than the estimate that sized the claim, and they should be spread over the free workers)."""
         with self._lock:
             key = (claim.pool, claim.user_id)
-            if self._give_back.get(key, 0) <= 0:
+            if self._give_back.get(key, 0) > 0:
+                self._give_back[key] -= 1
+                return True
+            if elapsed < CLAIM_OVERRUN_SECONDS:
                 return False
-            self._give_back[key] -= 1
-            return True
+            snapshot = self.snapshot
+        running = sum(d.running for d in snapshot.demand if d.pool == claim.pool)
+        return running < snapshot.capacities.get(claim.pool, 0)
 
     # The pass -------------------------------------------------------------------------------
 
@@ -110,7 +121,7 @@ class Dispatcher:
             pools = [PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))]
             decision = allocate(pools, users, self.settings.max_concurrent_users)
             with self._lock:
-                free_threads = self.local_threads - len(self._active)
+                free_threads = max(self.local_threads, sum(capacities.values())) - len(self._active)
             lease_until = self.store.leases_until(self.settings.lease_seconds)
             for (pool, user_name), slots in sorted(decision.grants.items()):
                 account = next(a for a in accounts.values() if a.name == user_name)

@@ -70,10 +70,13 @@ class Worker:
     def run_claim(self, claim: Claim) -> None:
         remaining = list(claim.tasks)
         jobs: dict[int, JobSpec] = {}
+        started = time.monotonic()
         try:
             while remaining and not self.stopping.is_set():
-                if len(remaining) < len(claim.tasks) and self.dispatcher.should_give_back(claim):
-                    log.info("user=%s pool=%s hands a slot back to a waiting user", claim.user, claim.pool)
+                if len(remaining) < len(claim.tasks) and self.dispatcher.should_end_claim(
+                    claim, time.monotonic() - started
+                ):
+                    log.debug("user=%s pool=%s hands %d files back", claim.user, claim.pool, len(remaining))
                     break
                 task = remaining.pop(0)
                 if task.job_id not in jobs:

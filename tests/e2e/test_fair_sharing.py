@@ -78,3 +78,21 @@ def test_a_late_user_gets_a_worker_as_soon_as_one_frees(tmp_path: Path, daemon_f
     # One file per worker may finish while the newcomer's folder is scanned and a worker frees;
     # claims of many fast files must not make the newcomer wait for whole batches.
     assert early_done_meanwhile <= 2 * WORKERS, (early_done_meanwhile, submitted, first_late_start)
+
+
+def test_files_slower_than_the_estimate_are_spread_over_idle_workers(tmp_path: Path, daemon_factory) -> None:
+    daemon: DaemonProcess = daemon_factory(FAIRSCRIBE_WORKERS="4", FAIRSCRIBE_SIMULATED_SECONDS="0")
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    make_fake_audio(fast, 300)
+    make_fake_audio(slow, 20, directive=b"sim:seconds=0.4")
+    with daemon.client() as client:
+        wait_for_job(client, client.submit(str(fast))["id"])  # the estimate now says: files take no time
+        job_id = client.submit(str(slow))["id"]
+        most_busy = 0
+        while client.job(job_id)["state"] == "active":
+            pools = {p["name"]: p for p in client.meters()["pools"]}
+            most_busy = max(most_busy, pools["local"]["running"])
+            time.sleep(0.05)
+    # One claim took many of the slow files on the old estimate; it must hand them back to the idle
+    # workers instead of running them one after another.
+    assert most_busy >= 3
