@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -58,10 +58,12 @@ class Daemon:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
-        self.dispatcher = Dispatcher(settings, self.db, self.store, self.accounts, self.registry, self.sizer,
-                                     self._start_claim)
-        self.worker = Worker(settings, self.store, self.accounts, self.registry, self.sizer, self.dispatcher,
-                             self.wake, self.stopping)
+        self.dispatcher = Dispatcher(
+            settings, self.db, self.store, self.accounts, self.registry, self.sizer, self._start_claim
+        )
+        self.worker = Worker(
+            settings, self.store, self.accounts, self.registry, self.sizer, self.dispatcher, self.wake, self.stopping
+        )
         self.watchdog = Watchdog(settings, self.db, self.store, self.dispatcher, self.wake)
         self.schedules: Schedules | None = None
         self.service = Service(self.store, self.accounts, self.registry, self.dispatcher, self.sizer, self.wake)
@@ -79,20 +81,28 @@ class Daemon:
         schedules = Schedules(self.db, self.store, self.scheduler, self.service)
         self.schedules = self.service.schedules = schedules
         lease = self.settings.lease_seconds
-        self.scheduler.add_job(self._dispatch, "interval", seconds=DISPATCH_INTERVAL, id="dispatch",
-                               next_run_time=datetime.now(timezone.utc))
+        self.scheduler.add_job(
+            self._dispatch, "interval", seconds=DISPATCH_INTERVAL, id="dispatch", next_run_time=datetime.now(UTC)
+        )
         self.scheduler.add_job(self._heartbeat, "interval", seconds=lease / 3, id="heartbeat")
-        self.scheduler.add_job(self._reap, "interval", seconds=max(lease / 2, 1.0), id="reaper",
-                               next_run_time=datetime.now(timezone.utc))
-        self.scheduler.add_job(self.watchdog.check, "interval", seconds=max(self.settings.stall_seconds / 3, 0.5),
-                               id="watchdog")
+        self.scheduler.add_job(
+            self._reap, "interval", seconds=max(lease / 2, 1.0), id="reaper", next_run_time=datetime.now(UTC)
+        )
+        self.scheduler.add_job(
+            self.watchdog.check, "interval", seconds=max(self.settings.stall_seconds / 3, 0.5), id="watchdog"
+        )
         self.scheduler.add_job(self._retain, "interval", hours=1, id="retention")
         self.scheduler.start()
         schedules.start()
         self.server.start()
-        log.info("fairscribed ready: engine %s (%s), %d local workers, AssemblyAI pool %d, store %s",
-                 self.settings.engine, self.settings.engine_reason, self.settings.workers,
-                 self.settings.assemblyai_max_workers, self.db.describe())
+        log.info(
+            "fairscribed ready: engine %s (%s), %d local workers, AssemblyAI pool %d, store %s",
+            self.settings.engine,
+            self.settings.engine_reason,
+            self.settings.workers,
+            self.settings.assemblyai_max_workers,
+            self.db.describe(),
+        )
 
     def wake(self) -> None:
         """Run a dispatch pass as soon as possible (after a submit, a completion, a change)."""
@@ -100,7 +110,7 @@ class Daemon:
         if self._dispatching.locked():
             return  # the pass under way sees the flag and goes round once more
         try:
-            self.scheduler.modify_job("dispatch", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.modify_job("dispatch", next_run_time=datetime.now(UTC))
         except Exception:
             log.debug("dispatch wake-up ignored during shutdown")
 
@@ -127,7 +137,9 @@ class Daemon:
 
     def _reap(self) -> None:
         for user_id, job_id, count in self.store.reap_expired(utcnow()):
-            log.warning("user_id=%d job=%d: %d files whose worker stopped answering were re-queued", user_id, job_id, count)
+            log.warning(
+                "user_id=%d job=%d: %d files whose worker stopped answering were re-queued", user_id, job_id, count
+            )
             self.wake()
 
     def _retain(self) -> None:

@@ -42,9 +42,7 @@ def _check_non_negative(name: str, value: float) -> None:
 class BatchSizer:
     """Moving per-(user, engine) speed estimates that size claims and predict completion."""
 
-    def __init__(
-        self, target_claim_seconds: float = 0.5, max_batch: int = 64, smoothing: float = 0.2
-    ) -> None:
+    def __init__(self, target_claim_seconds: float = 0.5, max_batch: int = 64, smoothing: float = 0.2) -> None:
         """Configure the sizer.
 
         ``smoothing`` is the weight of each new observation in the moving average (0 < s <= 1;
@@ -52,9 +50,7 @@ class BatchSizer:
         single claim never hoards a user's whole queue.
         """
         if not (math.isfinite(target_claim_seconds) and target_claim_seconds > 0):
-            raise ValueError(
-                f"target_claim_seconds must be finite and > 0, got {target_claim_seconds}"
-            )
+            raise ValueError(f"target_claim_seconds must be finite and > 0, got {target_claim_seconds}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if not 0 < smoothing <= 1:
@@ -68,9 +64,7 @@ class BatchSizer:
         """Exponentially weighted moving average; the first observation sets the estimate."""
         return new if old is None else (1 - self._smoothing) * old + self._smoothing * new
 
-    def observe(
-        self, user: str, engine: str, seconds: float, audio_seconds: float | None = None
-    ) -> None:
+    def observe(self, user: str, engine: str, seconds: float, audio_seconds: float | None = None) -> None:
         """Record that one of ``user``'s files took ``seconds`` of worker wall time on ``engine``.
 
         ``audio_seconds`` is the file's duration when known; a zero duration updates only the

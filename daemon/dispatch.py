@@ -53,8 +53,16 @@ class Snapshot:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, db: Database, store: Store, accounts: Accounts,
-                 registry: EngineRegistry, sizer: BatchSizer, start_claim: Callable[[Claim], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        store: Store,
+        accounts: Accounts,
+        registry: EngineRegistry,
+        sizer: BatchSizer,
+        start_claim: Callable[[Claim], None],
+    ) -> None:
         self.settings = settings
         self.db = db
         self.store = store
@@ -115,10 +123,11 @@ class Dispatcher:
         started: list[Claim] = []
         with self.db.write() as conn:
             self.db.lock(conn, "fairscribe-dispatch")
-            demand = self.store.demand(conn, now, node=self.settings.node_id,
-                                       node_local=self.registry.node_local_pools)
+            demand = self.store.demand(conn, now, node=self.settings.node_id, node_local=self.registry.node_local_pools)
             users = _user_states(demand, accounts)
-            pools = [PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))]
+            pools = [
+                PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))
+            ]
             decision = allocate(pools, users, self.settings.max_concurrent_users)
             with self._lock:
                 free_threads = max(self.local_threads, sum(capacities.values())) - len(self._active)
@@ -128,8 +137,14 @@ class Dispatcher:
                 for _ in range(min(slots, free_threads)):
                     claim_id = uuid.uuid4().hex
                     tasks = self.store.claim(
-                        conn, user_id=account.id, pool=pool, limit=self.sizer.claim_size(user_name, pool),
-                        claim_id=claim_id, owner=self.settings.node_id, lease_until=lease_until, now=now,
+                        conn,
+                        user_id=account.id,
+                        pool=pool,
+                        limit=self.sizer.claim_size(user_name, pool),
+                        claim_id=claim_id,
+                        owner=self.settings.node_id,
+                        lease_until=lease_until,
+                        now=now,
                     )
                     if not tasks:
                         break
@@ -154,8 +169,13 @@ def _after_claims(demand: list[Demand], started: list[Claim]) -> list[Demand]:
         slots[key] = slots.get(key, 0) + 1
         tasks[key] = tasks.get(key, 0) + len(claim.tasks)
     return [
-        Demand(d.user_id, d.pool, d.queued - tasks.get((d.user_id, d.pool), 0),
-               d.running + slots.get((d.user_id, d.pool), 0), d.arrival)
+        Demand(
+            d.user_id,
+            d.pool,
+            d.queued - tasks.get((d.user_id, d.pool), 0),
+            d.running + slots.get((d.user_id, d.pool), 0),
+            d.arrival,
+        )
         for d in demand
     ]
 
@@ -167,18 +187,22 @@ def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[Use
     states = []
     for user_id, entries in by_user.items():
         account = accounts[user_id]
-        states.append(UserState(
-            name=account.name,
-            weight=account.weight,
-            cap=account.max_workers,
-            running={e.pool: e.running for e in entries},
-            queued={e.pool: e.queued for e in entries},
-            arrival=min(e.arrival for e in entries),
-        ))
+        states.append(
+            UserState(
+                name=account.name,
+                weight=account.weight,
+                cap=account.max_workers,
+                running={e.pool: e.running for e in entries},
+                queued={e.pool: e.queued for e in entries},
+                arrival=min(e.arrival for e in entries),
+            )
+        )
     return states
 
 
-def _give_back_quota(decision: Decision, demand: list[Demand], accounts: dict[int, Account]) -> dict[tuple[str, int], int]:
+def _give_back_quota(
+    decision: Decision, demand: list[Demand], accounts: dict[int, Account]
+) -> dict[tuple[str, int], int]:
     """One slot per over-share user and pass: each hand-back wakes a new pass, which asks again if
     the newcomer is still short, so the shares settle without handing back more than needed."""
     ids = {account.name: account.id for account in accounts.values()}

@@ -81,9 +81,7 @@ class Decision:
     over_share: frozenset[Slot] = frozenset()
 
 
-def allocate(
-    pools: Sequence[PoolState], users: Sequence[UserState], max_concurrent_users: int
-) -> Decision:
+def allocate(pools: Sequence[PoolState], users: Sequence[UserState], max_concurrent_users: int) -> Decision:
     """Decide which admitted users get the free slots of every pool, and their fair shares.
 
     Raises :class:`ValueError` naming the field when the snapshot is malformed (negative counts,
@@ -106,9 +104,7 @@ def allocate(
     )
 
 
-def _validate(
-    pools: Sequence[PoolState], users: Sequence[UserState], max_concurrent_users: int
-) -> None:
+def _validate(pools: Sequence[PoolState], users: Sequence[UserState], max_concurrent_users: int) -> None:
     """Reject snapshots that no store could have produced."""
     if max_concurrent_users < 0:
         raise ValueError(f"max_concurrent_users must be >= 0, got {max_concurrent_users}")
@@ -123,9 +119,7 @@ def _validate(
         raise ValueError(f"user names must be unique, got {sorted(names)}")
     for user in users:
         if not (math.isfinite(user.weight) and user.weight > 0):
-            raise ValueError(
-                f"weight of user {user.name!r} must be finite and > 0, got {user.weight}"
-            )
+            raise ValueError(f"weight of user {user.name!r} must be finite and > 0, got {user.weight}")
         if user.cap is not None and user.cap < 0:
             raise ValueError(f"cap of user {user.name!r} must be >= 0 or None, got {user.cap}")
         if math.isnan(user.arrival):
@@ -133,9 +127,7 @@ def _validate(
         for label, counts in (("running", user.running), ("queued", user.queued)):
             for key, n in counts.items():
                 if n < 0:
-                    raise ValueError(
-                        f"{label}[{key!r}] of user {user.name!r} must be >= 0, got {n}"
-                    )
+                    raise ValueError(f"{label}[{key!r}] of user {user.name!r} must be >= 0, got {n}")
 
 
 def _capacities(pools: Sequence[PoolState], users: Sequence[UserState]) -> dict[str, int]:
@@ -197,11 +189,7 @@ def _grant(capacities: Mapping[str, int], members: Sequence[UserState]) -> dict[
     held = {u.name: u.holding for u in members}
     for key, capacity in capacities.items():
         free = capacity - sum(u.running.get(key, 0) for u in members)
-        by_name = {
-            u.name: u
-            for u in members
-            if u.queued.get(key, 0) > 0 and _cap_room(u, held[u.name]) != 0
-        }
+        by_name = {u.name: u for u in members if u.queued.get(key, 0) > 0 and _cap_room(u, held[u.name]) != 0}
         heap = [_priority(u, u.running.get(key, 0)) for u in by_name.values()]
         heapq.heapify(heap)
         while free > 0 and heap:
@@ -245,9 +233,7 @@ def _shares(
     return shares
 
 
-def _water_fill(
-    capacity: Fraction, claims: Iterable[tuple[str, Fraction, Fraction]]
-) -> dict[str, Fraction]:
+def _water_fill(capacity: Fraction, claims: Iterable[tuple[str, Fraction, Fraction]]) -> dict[str, Fraction]:
     """Weighted max-min division of ``capacity`` among ``(name, weight, limit)`` claims.
 
     The water level rises evenly per unit of weight; a claim that reaches its limit keeps exactly

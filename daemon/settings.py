@@ -67,6 +67,12 @@ class Settings:
     assemblyai_max_workers: int
     assemblyai_speech_models: tuple[str, ...]
     max_concurrent_users: int
+    # First poll interval of a waiting AssemblyAI transcript; it grows 1.5x per poll up to 15 s (or
+    # up to this, if larger). Tests and benchmarks against a fast fake service set it low.
+    assemblyai_poll_seconds: float = 1.0
+    # The account's request limit per 5 minutes (AssemblyAI's documented 20,000, unless the account
+    # was granted more); the engine paces itself to half of it.
+    assemblyai_rate_limit: int = 20_000
     lease_seconds: float = 30.0
     task_timeout_seconds: float = 3600.0
     stall_seconds: float = 30.0
@@ -100,13 +106,14 @@ class Settings:
             workers=_int("FAIRSCRIBE_WORKERS", available_cores(), minimum=1),
             assemblyai_api_key=key,
             assemblyai_base_url=os.environ.get("ASSEMBLYAI_BASE_URL") or None,
-            assemblyai_max_workers=_int(
-                "ASSEMBLYAI_MAX_WORKERS", ACCOUNT_DEFAULT_WORKERS[account], minimum=1
-            ),
+            assemblyai_max_workers=_int("ASSEMBLYAI_MAX_WORKERS", ACCOUNT_DEFAULT_WORKERS[account], minimum=1),
             assemblyai_speech_models=tuple(
                 m.strip() for m in os.environ.get("ASSEMBLYAI_SPEECH_MODELS", "universal").split(",") if m.strip()
-            ) or ("universal",),
+            )
+            or ("universal",),
             max_concurrent_users=_int("MAX_CONCURRENT_USERS", 4),
+            assemblyai_poll_seconds=_float("ASSEMBLYAI_POLL_SECONDS", 1.0, minimum=0.01),
+            assemblyai_rate_limit=_int("ASSEMBLYAI_RATE_LIMIT", 20_000, minimum=1),
             lease_seconds=_float("FAIRSCRIBE_LEASE_SECONDS", 30.0, minimum=1.0),
             task_timeout_seconds=_float("FAIRSCRIBE_TASK_TIMEOUT", 3600.0, minimum=0.1),
             stall_seconds=_float("FAIRSCRIBE_STALL_SECONDS", 30.0, minimum=0.5),

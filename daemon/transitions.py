@@ -49,9 +49,7 @@ class TaskEvent(StrEnum):
     """failed | cancelled -> queued: the user asked to retry."""
 
 
-TERMINAL_TASK_STATES: frozenset[TaskState] = frozenset(
-    {TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED}
-)
+TERMINAL_TASK_STATES: frozenset[TaskState] = frozenset({TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED})
 
 _TRANSITIONS: dict[TaskEvent, tuple[frozenset[TaskState], TaskState]] = {
     TaskEvent.CLAIM: (frozenset({TaskState.QUEUED}), TaskState.RUNNING),
@@ -116,9 +114,7 @@ class JobCounts:
         return self.finished == self.total
 
 
-def job_state(
-    counts: JobCounts, *, scanning: bool, paused: bool, cancel_requested: bool
-) -> JobState:
+def job_state(counts: JobCounts, *, scanning: bool, paused: bool, cancel_requested: bool) -> JobState:
     """The state a job with these task counts is in.
 
     A job is terminal only when its folder scan is over and every task is terminal: while the scan

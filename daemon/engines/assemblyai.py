@@ -142,8 +142,7 @@ class AssemblyAIEngine:
         size = path.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             raise FileRejected(
-                f"{path}: {size / 1e9:.2f} GB is over AssemblyAI's 2.2 GB upload limit; "
-                "split the recording into parts"
+                f"{path}: {size / 1e9:.2f} GB is over AssemblyAI's 2.2 GB upload limit; split the recording into parts"
             )
         return probe(path, MAX_AUDIO_SECONDS, MIN_AUDIO_SECONDS).duration_seconds
 
@@ -161,13 +160,9 @@ class AssemblyAIEngine:
             account.call(check, time.sleep, log_retry("preflight"), attempts=2)
         except ApiError as err:
             if err.status == 401:
-                raise EngineUnavailable(
-                    f"AssemblyAI rejected the API key (401; {label}): {err.detail}"
-                ) from None
+                raise EngineUnavailable(f"AssemblyAI rejected the API key (401; {label}): {err.detail}") from None
             if err.status is None:
-                raise EngineUnavailable(
-                    f"cannot reach AssemblyAI at {account.base_url}: {err.detail}"
-                ) from None
+                raise EngineUnavailable(f"cannot reach AssemblyAI at {account.base_url}: {err.detail}") from None
             if not err.retryable:
                 raise EngineUnavailable(
                     f"AssemblyAI refused the API key check ({err.status}; {label}): {err.detail}"
@@ -212,9 +207,7 @@ class AssemblyAIEngine:
         assert created is not None  # only a stale upload may come back refused
         return self._wait(task, created, just_created=True)
 
-    def _create(
-        self, task: Task, intent: str, config: aai.TranscriptionConfig, stale_upload_ok: bool
-    ) -> str | None:
+    def _create(self, task: Task, intent: str, config: aai.TranscriptionConfig, stale_upload_ok: bool) -> str | None:
         """Create the transcript and remember its id; None if AssemblyAI refuses an upload URL
         recorded earlier (expired) and `stale_upload_ok`. An attempt whose reply was lost, or that
         met a 5xx, may have created it anyway, so the next attempt first looks for it."""
@@ -294,8 +287,7 @@ class AssemblyAIEngine:
                     reason = task.account.scrub(reply.error or "no reason given")
                     logger.warning("%s: transcript %s failed: %s", task.tag, transcript_id, reason)
                     raise EngineRejected(
-                        f"{task.file}: AssemblyAI could not transcribe it: {reason} "
-                        f"(transcript {transcript_id})"
+                        f"{task.file}: AssemblyAI could not transcribe it: {reason} (transcript {transcript_id})"
                     )
                 interval = min(self._poll_max, interval * self._poll_growth)
                 task.sleep(self._poll_delay(budget, interval))
@@ -304,16 +296,14 @@ class AssemblyAIEngine:
     def _poll_delay(budget: RequestBudget, interval: float) -> float:
         # The floor keeps all the account's waiters' polls inside its budget; the jitter keeps
         # transcripts created together from polling in lockstep.
-        return max(interval, budget.poll_floor()) * random.uniform(0.9, 1.1)  # noqa: S311 (jitter)
+        return max(interval, budget.poll_floor()) * random.uniform(0.9, 1.1)
 
     def _config(self, request: EngineRequest) -> aai.TranscriptionConfig:
         options = request.options
         models: Any = options.get("speech_models", self._speech_models)
         if isinstance(models, str):
             models = [m.strip() for m in models.split(",") if m.strip()]
-        if not isinstance(models, list | tuple) or not models or not all(
-            isinstance(m, str) and m for m in models
-        ):
+        if not isinstance(models, list | tuple) or not models or not all(isinstance(m, str) and m for m in models):
             raise EngineUnavailable(f"option speech_models={models!r} must name a speech model")
         return aai.TranscriptionConfig(
             speech_models=list(models),
@@ -329,9 +319,7 @@ class AssemblyAIEngine:
         if key is None or key == self._api_key:
             key, label = self._api_key, _SHARED_KEY
         if key is None:
-            raise EngineUnavailable(
-                "no AssemblyAI API key: set ASSEMBLYAI_API_KEY, or give the user their own key"
-            )
+            raise EngineUnavailable("no AssemblyAI API key: set ASSEMBLYAI_API_KEY, or give the user their own key")
         with self._lock:
             account = self._accounts.get(fingerprint(key))
             if account is None:
@@ -369,9 +357,7 @@ def _value(field: object) -> str:
 
 
 def _result(reply: aai.types.TranscriptResponse) -> Transcript:
-    words = tuple(
-        Word(w.text, w.start, w.end, w.confidence, w.speaker) for w in reply.words or ()
-    )
+    words = tuple(Word(w.text, w.start, w.end, w.confidence, w.speaker) for w in reply.words or ())
     seconds = reply.audio_duration
     language = reply.language_code
     return Transcript(

@@ -90,7 +90,7 @@ class RetryPolicy:
         error = state.outcome.exception() if state.outcome is not None else None
         retry_after = error.retry_after if isinstance(error, ApiError) else None
         # Jitter spreads the threads that were all told the same Retry-After.
-        return (retry_after or 0.0) + random.uniform(0.0, ceiling)  # noqa: S311 (jitter)
+        return (retry_after or 0.0) + random.uniform(0.0, ceiling)
 
 
 def fingerprint(key: str) -> str:
@@ -196,9 +196,7 @@ class Task:
         deadline = time.monotonic() + seconds
         while True:
             if self.request.should_stop():
-                raise TransientError(
-                    f"{self.file}: stopped; what AssemblyAI already has will be resumed"
-                )
+                raise TransientError(f"{self.file}: stopped; what AssemblyAI already has will be resumed")
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -262,14 +260,10 @@ def failure(error: ApiError, file: str, key_label: str, base_url: str) -> TaskFa
     if error.status == 401:
         return EngineUnavailable(f"AssemblyAI rejected {key_label} (401): {error.detail}")
     if error.status is None:
-        return TransientError(
-            f"{file}: cannot reach AssemblyAI at {base_url} to {error.what}: {error.detail}"
-        )
+        return TransientError(f"{file}: cannot reach AssemblyAI at {base_url} to {error.what}: {error.detail}")
     if error.retryable:
         return TransientError(
             f"{file}: AssemblyAI kept answering {error.status} to {error.what}: {error.detail}",
             retry_after=error.retry_after,
         )
-    return EngineRejected(
-        f"{file}: AssemblyAI refused to {error.what} ({error.status}): {error.detail}"
-    )
+    return EngineRejected(f"{file}: AssemblyAI refused to {error.what} ({error.status}): {error.detail}")

@@ -9,26 +9,42 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fairscribe.shared import cli, cli_render
-from fairscribe.shared.errors import ConfigError, DaemonNotRunning, RemoteError
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
+
+from fairscribe.shared import cli, cli_render
+from fairscribe.shared.errors import ConfigError, DaemonNotRunning, RemoteError
 
 runner = CliRunner()
 
 
 def make_job(job_id: int = 7, **counts: Any) -> dict[str, Any]:
     job: dict[str, Any] = {
-        "id": job_id, "user": "alice", "state": "active", "dir": "/audio/in", "out": "/audio/out",
-        "engine": "simulated", "formats": ["txt", "srt"], "language": None, "total": 1000, "queued": 1000,
-        "running": 0, "done": 0, "failed": 0, "cancelled": 0, "scanning": False, "error": None,
-        "eta_seconds": 120.0, "position": 1.0, "created_at": "2025-01-01T00:00:00", "finished_at": None,
+        "id": job_id,
+        "user": "alice",
+        "state": "active",
+        "dir": "/audio/in",
+        "out": "/audio/out",
+        "engine": "simulated",
+        "formats": ["txt", "srt"],
+        "language": None,
+        "total": 1000,
+        "queued": 1000,
+        "running": 0,
+        "done": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "scanning": False,
+        "error": None,
+        "eta_seconds": 120.0,
+        "position": 1.0,
+        "created_at": "2025-01-01T00:00:00",
+        "finished_at": None,
     }
     job.update(counts)
     return job
@@ -41,8 +57,14 @@ SOME_FAILED = make_job(state="done", queued=0, done=998, failed=2, eta_seconds=N
 
 def failed_files(count: int) -> list[dict[str, Any]]:
     return [
-        {"path": f"/audio/in/bad{i:03d}.wav", "state": "failed", "attempts": 3, "error": f"not audio ({i})",
-         "progress": 0.0, "audio_seconds": None}
+        {
+            "path": f"/audio/in/bad{i:03d}.wav",
+            "state": "failed",
+            "attempts": 3,
+            "error": f"not audio ({i})",
+            "progress": 0.0,
+            "audio_seconds": None,
+        }
         for i in range(count)
     ]
 
@@ -55,8 +77,22 @@ class FakeClient:
         self.job_answers: list[dict[str, Any]] = [DONE]
         self.pushes: list[list[dict[str, Any]]] = []
         self.file_list: list[dict[str, Any]] = [
-            {"path": "/audio/in/a.wav", "state": "done", "attempts": 1, "error": None, "progress": 1.0, "audio_seconds": 3.5},
-            {"path": "/audio/in/sub/b.mp3", "state": "failed", "attempts": 3, "error": "file is empty", "progress": 0.0, "audio_seconds": None},
+            {
+                "path": "/audio/in/a.wav",
+                "state": "done",
+                "attempts": 1,
+                "error": None,
+                "progress": 1.0,
+                "audio_seconds": 3.5,
+            },
+            {
+                "path": "/audio/in/sub/b.mp3",
+                "state": "failed",
+                "attempts": 3,
+                "error": "file is empty",
+                "progress": 0.0,
+                "audio_seconds": None,
+            },
         ]
         self.error: Exception | None = None
         self.closed = False
@@ -102,9 +138,39 @@ class FakeClient:
         self._record("meters")
         return {
             "users": [
-                {"user": "alice", "running": 3, "share": 2.5, "cap": None, "queued": 900, "done": 95, "failed": 5, "total": 1000, "eta_seconds": 3700},
-                {"user": "bob", "running": 2, "share": 2.5, "cap": 2, "queued": 10, "done": 0, "failed": 0, "total": 12, "eta_seconds": 45},
-                {"user": "carol", "running": 0, "share": 0.0, "cap": None, "queued": 50, "done": 0, "failed": 0, "total": 50, "eta_seconds": None},
+                {
+                    "user": "alice",
+                    "running": 3,
+                    "share": 2.5,
+                    "cap": None,
+                    "queued": 900,
+                    "done": 95,
+                    "failed": 5,
+                    "total": 1000,
+                    "eta_seconds": 3700,
+                },
+                {
+                    "user": "bob",
+                    "running": 2,
+                    "share": 2.5,
+                    "cap": 2,
+                    "queued": 10,
+                    "done": 0,
+                    "failed": 0,
+                    "total": 12,
+                    "eta_seconds": 45,
+                },
+                {
+                    "user": "carol",
+                    "running": 0,
+                    "share": 0.0,
+                    "cap": None,
+                    "queued": 50,
+                    "done": 0,
+                    "failed": 0,
+                    "total": 50,
+                    "eta_seconds": None,
+                },
             ],
             "pools": [{"name": "simulated", "capacity": 5, "running": 5}],
             "workers": 5,
@@ -123,7 +189,12 @@ class FakeClient:
 
     def add_user(self, name: str, **options: Any) -> dict[str, Any]:
         self._record("add_user", name, **options)
-        return {"name": name, "weight": options["weight"] or 1.0, "max_workers": options["max_workers"], "roots": options["roots"] or []}
+        return {
+            "name": name,
+            "weight": options["weight"] or 1.0,
+            "max_workers": options["max_workers"],
+            "roots": options["roots"] or [],
+        }
 
     def set_user_key(self, name: str, key: str, **options: Any) -> dict[str, Any]:
         self._record("set_user_key", name, key, **options)
@@ -140,8 +211,22 @@ class FakeClient:
     def schedules(self) -> list[dict[str, Any]]:
         self._record("schedules")
         return [
-            {"id": "s1", "dir": "/audio/in", "out": None, "every": 600, "cron": None, "next_run_at": "2025-01-01T00:10:00"},
-            {"id": "s2", "dir": "/audio/night", "out": "/audio/t", "every": None, "cron": "0 2 * * *", "next_run_at": None},
+            {
+                "id": "s1",
+                "dir": "/audio/in",
+                "out": None,
+                "every": 600,
+                "cron": None,
+                "next_run_at": "2025-01-01T00:10:00",
+            },
+            {
+                "id": "s2",
+                "dir": "/audio/night",
+                "out": "/audio/t",
+                "every": None,
+                "cron": "0 2 * * *",
+                "next_run_at": None,
+            },
         ]
 
     def remove_schedule(self, schedule_id: str) -> None:
@@ -149,7 +234,7 @@ class FakeClient:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClient]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
     client = FakeClient()
     client.as_users = []  # type: ignore[attr-defined]
 
@@ -158,7 +243,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClient]:
         return client
 
     monkeypatch.setattr(cli, "make_client", make_client)
-    yield client
+    return client
 
 
 @pytest.fixture
@@ -182,15 +267,34 @@ def one_line(text: str) -> str:
 
 
 def test_submit_sends_absolute_paths_and_parsed_options(fake: FakeClient, audio_dir: Path) -> None:
-    result = run("submit", "in", "--out", "transcripts", "--formats", "srt, TXT,srt", "--language", "de",
-                 "--engine", "assemblyai", "--force", "--speech-model", "universal", "--no-punctuate")
+    result = run(
+        "submit",
+        "in",
+        "--out",
+        "transcripts",
+        "--formats",
+        "srt, TXT,srt",
+        "--language",
+        "de",
+        "--engine",
+        "assemblyai",
+        "--force",
+        "--speech-model",
+        "universal",
+        "--no-punctuate",
+    )
 
     assert result.exit_code == 0, result.output
     ((args, kwargs),) = fake.called("submit")
     assert args == (str(audio_dir),)
-    assert kwargs == {"out": str(audio_dir.parent / "transcripts"), "formats": ["srt", "txt"], "language": "de",
-                      "engine": "assemblyai", "force": True,
-                      "options": {"speech_models": ["universal"], "punctuate": False, "format_text": False}}
+    assert kwargs == {
+        "out": str(audio_dir.parent / "transcripts"),
+        "formats": ["srt", "txt"],
+        "language": "de",
+        "engine": "assemblyai",
+        "force": True,
+        "options": {"speech_models": ["universal"], "punctuate": False, "format_text": False},
+    }
     assert "job 7 submitted" in result.stdout
     assert "fairscribe wait 7" in result.stdout
     assert fake.closed
@@ -372,7 +476,9 @@ def test_daemon_not_running_in_json_mode(monkeypatch: pytest.MonkeyPatch) -> Non
     result = run("meters", "--json")
 
     assert result.exit_code == 3
-    assert json.loads(result.stdout) == {"error": {"kind": "daemon_not_running", "message": "no fairscribe daemon answers"}}
+    assert json.loads(result.stdout) == {
+        "error": {"kind": "daemon_not_running", "message": "no fairscribe daemon answers"}
+    }
 
 
 def test_the_real_factory_reports_a_missing_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -547,7 +653,9 @@ def test_user_add_sends_absolute_roots(fake: FakeClient, audio_dir: Path) -> Non
     result = run("user", "add", "carol", "--weight", "2", "--max-workers", "3", "--root", "in", "--root", "/srv/x")
 
     assert result.exit_code == 0
-    assert fake.called("add_user") == [(("carol",), {"weight": 2.0, "max_workers": 3, "roots": [str(audio_dir), "/srv/x"]})]
+    assert fake.called("add_user") == [
+        (("carol",), {"weight": 2.0, "max_workers": 3, "roots": [str(audio_dir), "/srv/x"]})
+    ]
     assert "user carol: weight 2, max workers 3" in result.stdout
 
 
@@ -583,7 +691,10 @@ def test_token_create_prints_only_the_token_on_stdout(fake: FakeClient) -> None:
     assert result.exit_code == 0
     assert result.stdout == "fs_tok_0123456789abcdef\n"
     assert "shown once" in result.stderr
-    assert json.loads(run("token", "create", "dave", "--json").stdout) == {"user": "dave", "token": "fs_tok_0123456789abcdef"}
+    assert json.loads(run("token", "create", "dave", "--json").stdout) == {
+        "user": "dave",
+        "token": "fs_tok_0123456789abcdef",
+    }
 
 
 # schedules
@@ -595,7 +706,13 @@ def test_schedule_add_every_sends_seconds(fake: FakeClient, audio_dir: Path) -> 
     assert result.exit_code == 0, result.output
     ((args, kwargs),) = fake.called("add_schedule")
     assert args == (str(audio_dir),)
-    assert kwargs == {"every": 600, "out": str(audio_dir.parent / "t"), "formats": ["vtt"], "language": None, "engine": None}
+    assert kwargs == {
+        "every": 600,
+        "out": str(audio_dir.parent / "t"),
+        "formats": ["vtt"],
+        "language": None,
+        "engine": None,
+    }
     assert "every 10m" in result.stdout
 
 
@@ -642,8 +759,16 @@ def test_schedule_list_and_remove(fake: FakeClient) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["status"], ["status", "7"], ["status", "7", "--files"], ["wait", "7"], ["meters"], ["cancel", "7"],
-        ["move", "7", "up"], ["user", "add", "carol"], ["token", "create", "carol"], ["schedule", "list"],
+        ["status"],
+        ["status", "7"],
+        ["status", "7", "--files"],
+        ["wait", "7"],
+        ["meters"],
+        ["cancel", "7"],
+        ["move", "7", "up"],
+        ["user", "add", "carol"],
+        ["token", "create", "carol"],
+        ["schedule", "list"],
         ["schedule", "remove", "s1"],
     ],
 )

@@ -4,9 +4,10 @@ import math
 from typing import Any
 
 import pytest
-from fairscribe.daemon.batching import BatchSizer, Estimate
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from fairscribe.daemon.batching import BatchSizer, Estimate
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -139,9 +140,9 @@ def test_eta_falls_back_to_per_file_without_an_audio_rate() -> None:
 @pytest.mark.parametrize("bad", [-1.0, -1e-9, math.nan, math.inf])
 def test_bad_seconds_are_rejected_by_name(bad: float) -> None:
     sizer = BatchSizer()
-    with pytest.raises(ValueError, match="^seconds"):
+    with pytest.raises(ValueError, match=r"^seconds"):
         sizer.observe("ann", "local", bad)
-    with pytest.raises(ValueError, match="^audio_seconds"):
+    with pytest.raises(ValueError, match=r"^audio_seconds"):
         sizer.observe("ann", "local", 1.0, audio_seconds=bad)
     assert sizer.estimate("ann", "local").samples == 0
 

@@ -8,9 +8,10 @@ from dataclasses import replace
 from fractions import Fraction
 
 import pytest
-from fairscribe.daemon.fairshare import Decision, PoolState, UserState, allocate
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from fairscribe.daemon.fairshare import Decision, PoolState, UserState, allocate
 
 POOL_KEYS = ("assemblyai", "assemblyai:user:7", "local")
 WEIGHTS = (0.1, 0.5, 1.0, 2.0, 3.0, 1.5)
@@ -97,9 +98,7 @@ def test_admission_keeps_holders_and_admits_in_arrival_order(scenario: Scenario)
     assert holders <= decision.admitted
     assert decision.admitted <= holders | with_queue
     assert decision.admitted.isdisjoint(decision.waiting)
-    expected_waiting = sorted(
-        (u for u in users if u.has_queued and u.name not in decision.admitted), key=order
-    )
+    expected_waiting = sorted((u for u in users if u.has_queued and u.name not in decision.admitted), key=order)
     assert decision.waiting == tuple(u.name for u in expected_waiting)
     if limit == 0:
         assert decision.waiting == ()
@@ -172,9 +171,7 @@ def test_allocation_is_work_conserving(scenario: Scenario) -> None:
     pools, users, limit = scenario
     decision = allocate(pools, users, limit)
     for pool in pools:
-        used = total_running(users, pool.key) + sum(
-            granted(decision, pool.key, u.name) for u in users
-        )
+        used = total_running(users, pool.key) + sum(granted(decision, pool.key, u.name) for u in users)
         if used >= pool.capacity:
             continue
         for user in users:
@@ -224,9 +221,7 @@ def test_equal_weights_from_zero_differ_by_at_most_one(
     capacity: int, n_users: int, limit: int, arrivals: list[int]
 ) -> None:
     pools = [PoolState("local", capacity)]
-    users = [
-        UserState(f"u{i}", queued={"local": 50}, arrival=float(arrivals[i])) for i in range(n_users)
-    ]
+    users = [UserState(f"u{i}", queued={"local": 50}, arrival=float(arrivals[i])) for i in range(n_users)]
     decision = allocate(pools, users, limit)
     allocations = [granted(decision, "local", name) for name in decision.admitted]
     assert sum(allocations) == capacity
@@ -300,8 +295,7 @@ def test_shares_cover_admitted_demand_and_stay_within_limits(scenario: Scenario)
         (pool.key, u.name)
         for pool in pools
         for u in users
-        if u.name in decision.admitted
-        and u.running.get(pool.key, 0) + u.queued.get(pool.key, 0) > 0
+        if u.name in decision.admitted and u.running.get(pool.key, 0) + u.queued.get(pool.key, 0) > 0
     }
     assert set(decision.shares) == expected
     for pool in pools:
@@ -368,9 +362,7 @@ def test_a_handed_back_slot_never_returns_to_its_holder(scenario: Scenario) -> N
     decision = allocate(pools, users, limit)
     for pool_key, name in sorted(decision.over_share):
         after = [
-            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1})
-            if u.name == name
-            else u
+            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1}) if u.name == name else u
             for u in started(users, decision)
         ]
         assert granted(allocate(pools, after, limit), pool_key, name) == 0
@@ -388,10 +380,7 @@ def test_handing_back_settles(scenario: Scenario) -> None:
             return
         pool_key, name = min(decision.over_share)
         users = [
-            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1})
-            if u.name == name
-            else u
-            for u in users
+            replace(u, running={**u.running, pool_key: u.running[pool_key] - 1}) if u.name == name else u for u in users
         ]
     pytest.fail("hand-backs did not settle")
 

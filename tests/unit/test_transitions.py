@@ -1,6 +1,9 @@
 """The task and job state machines: what may follow what, and when a job may end."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fairscribe.daemon.transitions import (
     TERMINAL_TASK_STATES,
     IllegalTransition,
@@ -12,8 +15,6 @@ from fairscribe.daemon.transitions import (
     job_state,
     next_task_state,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -54,7 +55,7 @@ def test_transition_table(state: TaskState, event: TaskEvent) -> None:
 
 
 def test_terminal_states() -> None:
-    assert TERMINAL_TASK_STATES == {D, F, C}
+    assert {D, F, C} == TERMINAL_TASK_STATES
 
 
 def test_a_finished_transcript_is_never_redone() -> None:
@@ -106,9 +107,7 @@ def test_job_ends_exactly_when_scan_is_over_and_every_task_is_terminal(
 
     def judge(states: list[TaskState]) -> None:
         counts = counts_from(states)
-        state = job_state(
-            counts, scanning=scanning, paused=paused, cancel_requested=cancel_requested
-        )
+        state = job_state(counts, scanning=scanning, paused=paused, cancel_requested=cancel_requested)
         unfinished = counts.queued > 0 or counts.running > 0
         assert (state in TERMINAL_JOB_STATES) == (not scanning and not unfinished)
         if state not in TERMINAL_JOB_STATES:
@@ -157,12 +156,8 @@ def test_counts_properties() -> None:
 
 
 def test_empty_job_after_scanning_is_done() -> None:
-    assert job_state(JobCounts(0), scanning=False, paused=False, cancel_requested=False) is (
-        JobState.DONE
-    )
-    assert job_state(JobCounts(0), scanning=True, paused=False, cancel_requested=False) is (
-        JobState.ACTIVE
-    )
+    assert job_state(JobCounts(0), scanning=False, paused=False, cancel_requested=False) is (JobState.DONE)
+    assert job_state(JobCounts(0), scanning=True, paused=False, cancel_requested=False) is (JobState.ACTIVE)
 
 
 def test_cancel_with_everything_already_done_is_done() -> None:
