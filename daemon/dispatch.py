@@ -77,6 +77,8 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._active: dict[str, Claim] = {}
         self._give_back: dict[tuple[str, int], int] = {}
+        # Files claimed per user while they have work: breaks ties so the odd slot rotates.
+        self._served: dict[int, int] = {}
 
     # Claims this node runs -------------------------------------------------------------------
 
@@ -124,7 +126,9 @@ class Dispatcher:
         with self.db.write() as conn:
             self.db.lock(conn, "fairscribe-dispatch")
             demand = self.store.demand(conn, now, node=self.settings.node_id, node_local=self.registry.node_local_pools)
-            users = _user_states(demand, accounts)
+            with self._lock:
+                served = {user_id: self._served.get(user_id, 0) for user_id in {d.user_id for d in demand}}
+            users = _user_states(demand, accounts, served)
             pools = [
                 PoolState(key, capacities.get(key, 1)) for key in sorted({d.pool for d in demand} | set(capacities))
             ]
@@ -151,8 +155,10 @@ class Dispatcher:
                     started.append(Claim(claim_id, account.id, user_name, pool, tuple(tasks)))
                     free_threads -= 1
         with self._lock:
+            self._served = served
             for claim in started:
                 self._active[claim.id] = claim
+                self._served[claim.user_id] = self._served.get(claim.user_id, 0) + len(claim.tasks)
             self._give_back = _give_back_quota(decision, demand, accounts)
             self.snapshot = Snapshot(_after_claims(demand, started), decision, capacities, accounts)
         for claim in started:
@@ -180,7 +186,7 @@ def _after_claims(demand: list[Demand], started: list[Claim]) -> list[Demand]:
     ]
 
 
-def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[UserState]:
+def _user_states(demand: list[Demand], accounts: dict[int, Account], served: dict[int, int]) -> list[UserState]:
     by_user: dict[int, list[Demand]] = {}
     for entry in demand:
         by_user.setdefault(entry.user_id, []).append(entry)
@@ -195,6 +201,7 @@ def _user_states(demand: list[Demand], accounts: dict[int, Account]) -> list[Use
                 running={e.pool: e.running for e in entries},
                 queued={e.pool: e.queued for e in entries},
                 arrival=min(e.arrival for e in entries),
+                served=served.get(user_id, 0),
             )
         )
     return states

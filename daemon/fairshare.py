@@ -40,7 +40,10 @@ class UserState:
     """One user's standing at the moment of the decision.
 
     ``arrival`` is an opaque ordering key chosen by the caller (smaller = arrived earlier); ties are
-    broken by name so that the order is total and the decision deterministic.  Pool keys in
+    broken by name so that the order is total and the decision deterministic.  ``served`` is how
+    much work the user has already been given (any unit, the same for everyone): when a pool's
+    slots cannot be split evenly, the odd slot goes to the user served least for their weight, so it
+    rotates instead of staying with the earliest arrival for a whole batch.  Pool keys in
     ``running`` or ``queued`` that are not among the pools given to :func:`allocate` are treated
     as pools of capacity 0: workers held there still count toward the cap, and nothing is granted
     there.
@@ -52,6 +55,7 @@ class UserState:
     running: Mapping[str, int] = field(default_factory=dict)
     queued: Mapping[str, int] = field(default_factory=dict)
     arrival: float = 0.0
+    served: float = 0.0
 
     @property
     def holding(self) -> int:
@@ -124,6 +128,8 @@ def _validate(pools: Sequence[PoolState], users: Sequence[UserState], max_concur
             raise ValueError(f"cap of user {user.name!r} must be >= 0 or None, got {user.cap}")
         if math.isnan(user.arrival):
             raise ValueError(f"arrival of user {user.name!r} must not be NaN")
+        if not (math.isfinite(user.served) and user.served >= 0):
+            raise ValueError(f"served of user {user.name!r} must be finite and >= 0, got {user.served}")
         for label, counts in (("running", user.running), ("queued", user.queued)):
             for key, n in counts.items():
                 if n < 0:
@@ -165,12 +171,13 @@ def _weight(user: UserState) -> Fraction:
     return Fraction(repr(user.weight))
 
 
-def _priority(user: UserState, count: int) -> tuple[Fraction, float, str]:
+def _priority(user: UserState, count: int) -> tuple[Fraction, float, float, str]:
     """Order in which users holding ``count`` workers in a pool get its next slot (lowest first).
 
-    The weighted level count / weight comes first; ties go to the earlier arrival, then the name.
+    The weighted level count / weight comes first; ties go to the user served least for their
+    weight, then the earlier arrival, then the name.
     """
-    return (Fraction(count) / _weight(user), user.arrival, user.name)
+    return (Fraction(count) / _weight(user), user.served / user.weight, user.arrival, user.name)
 
 
 def _cap_room(user: UserState, held: int) -> int | None:
@@ -193,7 +200,7 @@ def _grant(capacities: Mapping[str, int], members: Sequence[UserState]) -> dict[
         heap = [_priority(u, u.running.get(key, 0)) for u in by_name.values()]
         heapq.heapify(heap)
         while free > 0 and heap:
-            user = by_name[heapq.heappop(heap)[2]]
+            user = by_name[heapq.heappop(heap)[-1]]
             granted = grants.get((key, user.name), 0) + 1
             grants[(key, user.name)] = granted
             held[user.name] += 1

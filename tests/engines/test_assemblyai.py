@@ -115,9 +115,7 @@ def test_happy_path_outputs_match_their_files(server: AssemblyAIServer, tmp_path
     engine = engine_for(server)
     for path in noise_wavs(tmp_path, 3, seconds=1.0):
         remote, progress = Remote(), list[float]()
-        result = engine.transcribe(
-            request(path, remote, language="en", report_progress=progress.append)
-        )
+        result = engine.transcribe(request(path, remote, language="en", report_progress=progress.append))
         assert_matches(result, path)
         assert [w.text for w in result.words] == result.text.split()
         assert result.words[0].start_ms == 0 and 0 < result.words[-1].end_ms <= 1000
@@ -136,8 +134,12 @@ def test_options_reach_the_service(server: AssemblyAIServer, tmp_path: Path) -> 
     options = {"speech_models": ["universal-2"], "punctuate": False, "speaker_labels": True}
     result = engine_for(server).transcribe(request(path, language="de", options=options))
     [made] = server.transcripts("default")
-    assert made.config == {"language_code": "de", "speech_models": ["universal-2"],
-                           "punctuate": False, "speaker_labels": True}
+    assert made.config == {
+        "language_code": "de",
+        "speech_models": ["universal-2"],
+        "punctuate": False,
+        "speaker_labels": True,
+    }
     assert {w.speaker for w in result.words} == {"A"}
 
 
@@ -151,9 +153,7 @@ def test_resume_by_remote_id_creates_nothing_new(server: AssemblyAIServer, tmp_p
     assert server.stats().uploads_by_digest == {digest(path): 1}
 
 
-def test_crash_after_create_resumes_through_the_list(
-    server: AssemblyAIServer, tmp_path: Path
-) -> None:
+def test_crash_after_create_resumes_through_the_list(server: AssemblyAIServer, tmp_path: Path) -> None:
     """The daemon dies after AssemblyAI created the transcript but before its id was stored;
     other transcripts are created meanwhile, so the search must page back to find it."""
     engine = engine_for(server)
@@ -206,9 +206,7 @@ def test_429s_and_500s_across_200_files(
     assert "user=alice job=7 task=" in caplog.text
 
 
-def test_retry_after_is_honoured_by_the_whole_account(
-    server: AssemblyAIServer, tmp_path: Path
-) -> None:
+def test_retry_after_is_honoured_by_the_whole_account(server: AssemblyAIServer, tmp_path: Path) -> None:
     engine, paths = engine_for(server), noise_wavs(tmp_path, 8)
     server.script("429", "GET", "/v2/transcript/", retry_after=0.6)
     with ThreadPoolExecutor(8) as pool:
@@ -260,9 +258,7 @@ def test_speech_models_rejected(server: AssemblyAIServer, tmp_path: Path) -> Non
     assert server.stats().transcripts_by_digest == {}
 
 
-def test_transcript_ending_in_error_fails_the_file(
-    server: AssemblyAIServer, tmp_path: Path
-) -> None:
+def test_transcript_ending_in_error_fails_the_file(server: AssemblyAIServer, tmp_path: Path) -> None:
     [path] = noise_wavs(tmp_path, 1)
     server.faults = Faults(error_for=lambda data: "Transcoding failed: bad frames.")
     with pytest.raises(EngineRejected, match=re.escape("Transcoding failed: bad frames.")) as caught:
@@ -271,9 +267,7 @@ def test_transcript_ending_in_error_fails_the_file(
 
 
 @pytest.mark.parametrize("kind", ["too long", "too short", "not audio", "empty"])
-def test_bad_files_fail_before_any_upload(
-    server: AssemblyAIServer, tmp_path: Path, kind: str
-) -> None:
+def test_bad_files_fail_before_any_upload(server: AssemblyAIServer, tmp_path: Path, kind: str) -> None:
     path = {
         "too long": lambda: long_silent_wav(tmp_path / "long.wav", 10 * 3600 + 60),
         "too short": lambda: noise_wavs(tmp_path, 1, seconds=0.1)[0],
@@ -321,10 +315,12 @@ def test_shared_and_own_keys_at_once_use_their_own_accounts(tmp_path: Path) -> N
         engine, paths = engine_for(server), noise_wavs(tmp_path, 20)
         own = {"assemblyai_api_key": "alice-key"}
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(
-                lambda ip: engine.transcribe(request(ip[1], credentials=own if ip[0] % 2 else {})),
-                enumerate(paths),
-            ))
+            results = list(
+                pool.map(
+                    lambda ip: engine.transcribe(request(ip[1], credentials=own if ip[0] % 2 else {})),
+                    enumerate(paths),
+                )
+            )
         for path, result in zip(paths, results, strict=True):
             assert_matches(result, path)
         assert server.stats().transcripts_created == {"shared": 10, "alice": 10}

@@ -31,15 +31,11 @@ def server() -> Iterator[AssemblyAIServer]:
 
 
 def client(server: AssemblyAIServer, key: str = KEY) -> aai.Client:
-    return aai.Client(
-        settings=aai.Settings(api_key=key, base_url=server.base_url, polling_interval=0.02)
-    )
+    return aai.Client(settings=aai.Settings(api_key=key, base_url=server.base_url, polling_interval=0.02))
 
 
 def transcriber(server: AssemblyAIServer, key: str = KEY) -> aai.Transcriber:
-    return aai.Transcriber(
-        client=client(server, key), config=aai.TranscriptionConfig(speech_models=["universal"])
-    )
+    return aai.Transcriber(client=client(server, key), config=aai.TranscriptionConfig(speech_models=["universal"]))
 
 
 def test_plain_sdk_transcribes_through_the_global_settings(
@@ -52,9 +48,7 @@ def test_plain_sdk_transcribes_through_the_global_settings(
     monkeypatch.setattr(aai, "settings", aai.Settings())
     [path] = noise_wavs(tmp_path, 1, seconds=1.0)
 
-    done = aai.Transcriber().transcribe(
-        str(path), aai.TranscriptionConfig(speech_models=["universal"])
-    )
+    done = aai.Transcriber().transcribe(str(path), aai.TranscriptionConfig(speech_models=["universal"]))
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert done.status == aai.TranscriptStatus.completed
@@ -131,9 +125,7 @@ def test_queue_is_fifo_across_the_keys_of_an_account(tmp_path: Path) -> None:
     assert stats.max_in_flight == {"shared": 6} and stats.transcripts_created == {"shared": 6}
 
 
-def test_list_pages_newest_first_with_status_filter(
-    server: AssemblyAIServer, tmp_path: Path
-) -> None:
+def test_list_pages_newest_first_with_status_filter(server: AssemblyAIServer, tmp_path: Path) -> None:
     sdk = transcriber(server)
     ids = [sdk.submit(str(p)).id for p in noise_wavs(tmp_path, 5)]
     params = aai.ListTranscriptParameters(limit=2)
@@ -155,10 +147,7 @@ def test_list_pages_newest_first_with_status_filter(
 def test_rate_limit_per_account_answers_429_with_retry_after() -> None:
     account = AccountConfig("tiny", ("k",), requests_per_window=3, window_seconds=2.0)
     with AssemblyAIServer(ServerConfig(accounts=(account,))) as server:
-        replies = [
-            httpx.get(f"{server.base_url}/v2/transcript", headers={"Authorization": "k"})
-            for _ in range(4)
-        ]
+        replies = [httpx.get(f"{server.base_url}/v2/transcript", headers={"Authorization": "k"}) for _ in range(4)]
     assert [r.status_code for r in replies] == [200, 200, 200, 429]
     assert replies[-1].headers["Retry-After"] == "2"
     assert server.stats().rate_limited == 1
@@ -194,9 +183,7 @@ def test_scripted_and_random_faults(server: AssemblyAIServer, tmp_path: Path) ->
 
 def test_transcripts_end_in_error_by_content(server: AssemblyAIServer, tmp_path: Path) -> None:
     bad, good = noise_wavs(tmp_path, 2)
-    server.faults = Faults(
-        error_for=lambda data: "Audio duration is too short." if data == bad.read_bytes() else None
-    )
+    server.faults = Faults(error_for=lambda data: "Audio duration is too short." if data == bad.read_bytes() else None)
     sdk = transcriber(server)
     failed, done = (sdk.transcribe(str(p)) for p in (bad, good))
     assert failed.status == aai.TranscriptStatus.error

@@ -87,9 +87,7 @@ class FakeAssemblyAI:
         self.config = config
         self.faults = config.faults
         self.base_url = ""
-        self.state = ServiceState(
-            config.accounts, config.processing_seconds, config.seed, config.upload_ttl_seconds
-        )
+        self.state = ServiceState(config.accounts, config.processing_seconds, config.seed, config.upload_ttl_seconds)
         self._script: list[_Scripted] = []
 
     def script(
@@ -140,9 +138,7 @@ class FakeAssemblyAI:
 
     def _fault(self, method: str, path: str) -> tuple[str | None, float | None]:
         for entry in self._script:
-            if entry.times > 0 and method.startswith(entry.method) and path.startswith(
-                entry.path_prefix
-            ):
+            if entry.times > 0 and method.startswith(entry.method) and path.startswith(entry.path_prefix):
                 entry.times -= 1
                 return entry.kind, entry.retry_after
         f = self.faults
@@ -157,9 +153,7 @@ class FakeAssemblyAI:
             return "drop_after", None
         return None, None
 
-    def _route(
-        self, account: str, method: str, path: str, query: str, body: bytes, now: float
-    ) -> Reply:
+    def _route(self, account: str, method: str, path: str, query: str, body: bytes, now: float) -> Reply:
         parts = path.strip("/").split("/")
         if method == "POST" and path == "/v2/upload":
             return self._upload(account, body)
@@ -202,16 +196,19 @@ class FakeAssemblyAI:
         if not isinstance(models, list) or not models:
             return Reply(
                 400,
-                {"error": "speech_models is required: a non-empty list of speech models, "
-                 'for example ["universal-3-pro", "universal-2"]'},
+                {
+                    "error": "speech_models is required: a non-empty list of speech models, "
+                    'for example ["universal-3-pro", "universal-2"]'
+                },
             )
         unknown = [m for m in models if m not in self.config.speech_models]
         if unknown:
             return Reply(400, {"error": f"Invalid speech_models: {', '.join(map(str, unknown))}"})
         upload = self.state.find_upload(account, request["audio_url"], now)
         if upload is None:
-            return Reply(400, {"error": "Invalid audio_url: the upload was not found or has "
-                               "expired; upload the file again"})
+            return Reply(
+                400, {"error": "Invalid audio_url: the upload was not found or has expired; upload the file again"}
+            )
         error = upload.content_error
         f = self.faults
         if error is None and f.p_transcript_error and self.state.rng.random() < f.p_transcript_error:
@@ -259,19 +256,24 @@ class FakeAssemblyAI:
             "prev_url": url + urlencode({**base, "before_id": page[-1].id}) if older else None,
             "next_url": url + urlencode({**base, "after_id": page[0].id}) if newer else None,
         }
-        return Reply(200, {"page_details": details, "transcripts": [
+        return Reply(
+            200,
             {
-                "id": t.id,
-                "resource_url": f"{self.base_url}/v2/transcript/{t.id}",
-                "status": t.status(now),
-                "created": _wall(t.created_wall),
-                "completed": _wall(t.finished_wall()) if t.status(now) in ("completed", "error")
-                else None,
-                "audio_url": t.upload.url,
-                "error": t.error if t.status(now) == "error" else None,
-            }
-            for t in page
-        ]})
+                "page_details": details,
+                "transcripts": [
+                    {
+                        "id": t.id,
+                        "resource_url": f"{self.base_url}/v2/transcript/{t.id}",
+                        "status": t.status(now),
+                        "created": _wall(t.created_wall),
+                        "completed": _wall(t.finished_wall()) if t.status(now) in ("completed", "error") else None,
+                        "audio_url": t.upload.url,
+                        "error": t.error if t.status(now) == "error" else None,
+                    }
+                    for t in page
+                ],
+            },
+        )
 
     def _transcript_json(self, t: Transcript, now: float) -> dict[str, Any]:
         status = t.status(now)
@@ -296,8 +298,7 @@ class FakeAssemblyAI:
 def _fault_reply(status: int, retry_after: float) -> Reply:
     if status == 429:
         seconds = f"{retry_after:g}"
-        return Reply(429, {"error": f"Too many requests; retry after {seconds} seconds"},
-                     {"Retry-After": seconds})
+        return Reply(429, {"error": f"Too many requests; retry after {seconds} seconds"}, {"Retry-After": seconds})
     if status == 503:
         return Reply(503, {"error": "Service temporarily unavailable"})
     return Reply(500, {"error": SERVER_ERROR})
@@ -333,5 +334,3 @@ def _clock(ms: int, sep: str) -> str:
 def _wall(moment: Any) -> str | None:
     # AssemblyAI lists times as naive ISO 8601 in UTC, with microseconds.
     return None if moment is None else str(moment.strftime("%Y-%m-%dT%H:%M:%S.%f"))
-
-

@@ -87,8 +87,9 @@ class RecordingClient(Client):
         try:
             result = super().call(method, params)
         except RemoteError as exc:
-            self._answers.add(json.dumps({"method": method, "code": exc.code, "message": exc.message,
-                                          "data": exc.data}, default=str))
+            self._answers.add(
+                json.dumps({"method": method, "code": exc.code, "message": exc.message, "data": exc.data}, default=str)
+            )
             raise
         self._answers.add(json.dumps({"method": method, "result": result}, default=str))
         return result
@@ -178,8 +179,9 @@ def run_users_at_once(
         with recording_client(daemon, answers) as admin:
             while pending:
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"jobs did not end within {timeout}s: "
-                                         f"{[clients[u].job(runs[u].job_id) for u in pending]}")
+                    raise AssertionError(
+                        f"jobs did not end within {timeout}s: {[clients[u].job(runs[u].job_id) for u in pending]}"
+                    )
                 if meters is not None:
                     meters.samples.append(admin.meters())
                 for user in sorted(pending):

@@ -21,9 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # What the service accepts in `speech_models` (a test may narrow it to provoke a 400).
-KNOWN_SPEECH_MODELS = frozenset(
-    {"universal", "universal-2", "universal-3-pro", "slam-1", "best", "nano"}
-)
+KNOWN_SPEECH_MODELS = frozenset({"universal", "universal-2", "universal-3-pro", "slam-1", "best", "nano"})
 # Echoed back in the transcript object when the request set them.
 _CONFIG_FIELDS = ("language_code", "punctuate", "format_text", "speaker_labels", "speech_models")
 
@@ -223,9 +221,7 @@ class ServiceState:
         with self.lock:
             self._uploads.clear()
 
-    def create(
-        self, account: str, upload: Upload, config: dict[str, Any], error: str | None
-    ) -> Transcript:
+    def create(self, account: str, upload: Upload, config: dict[str, Any], error: str | None) -> Transcript:
         now = time.monotonic()
         self._advance(account, now)
         processing = self._processing

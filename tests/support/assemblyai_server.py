@@ -49,9 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         body = self._read_body()
-        reply = self.server.service.handle(
-            method, self.path, self.headers.get("Authorization"), body
-        )
+        reply = self.server.service.handle(method, self.path, self.headers.get("Authorization"), body)
         if reply.delay:
             time.sleep(reply.delay)
         if reply.drop:
@@ -115,8 +113,9 @@ class AssemblyAIServer:
     def faults(self, faults: Faults) -> None:
         self.service.faults = faults
 
-    def script(self, kind: str, method: str = "", path_prefix: str = "", times: int = 1,
-               retry_after: float | None = None) -> None:
+    def script(
+        self, kind: str, method: str = "", path_prefix: str = "", times: int = 1, retry_after: float | None = None
+    ) -> None:
         self.service.script(kind, method, path_prefix, times, retry_after)
 
     def expire_uploads(self) -> None:
@@ -135,9 +134,7 @@ class AssemblyAIServer:
         self._http = _Server(self.service)
         host, port = self._http.server_address[:2]
         self.service.base_url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

@@ -12,15 +12,12 @@ from pathlib import Path
 from .media import write_wav
 
 
-def noise_wavs(
-    folder: Path, count: int, seconds: float = 0.5, seed: int | str = 0
-) -> list[Path]:
+def noise_wavs(folder: Path, count: int, seconds: float = 0.5, seed: int | str = 0) -> list[Path]:
     """`count` 16 kHz mono WAVs of `seconds` each, named 0000.wav, 0001.wav, … in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     samples = max(1, int(seconds * 16000))
     return [
-        write_wav(folder / f"{i:04d}.wav", random.Random(f"{seed}:{i}").randbytes(samples * 2))
-        for i in range(count)
+        write_wav(folder / f"{i:04d}.wav", random.Random(f"{seed}:{i}").randbytes(samples * 2)) for i in range(count)
     ]
 
 

@@ -480,3 +480,13 @@ def test_malformed_snapshots_are_rejected(
 ) -> None:
     with pytest.raises(ValueError, match=field):
         allocate(pools, users, limit)
+
+
+def test_the_odd_slot_goes_to_the_user_served_least() -> None:
+    pool = [PoolState("local", 5)]
+    earlier_but_served = UserState("ann", queued={"local": 50}, arrival=1.0, served=40)
+    later_and_behind = UserState("bob", queued={"local": 50}, arrival=2.0, served=10)
+    decision = allocate(pool, [earlier_but_served, later_and_behind], 0)
+    assert decision.grants == {("local", "bob"): 3, ("local", "ann"): 2}
+    level = replace(later_and_behind, served=40)
+    assert allocate(pool, [earlier_but_served, level], 0).grants == {("local", "ann"): 3, ("local", "bob"): 2}
