@@ -122,18 +122,22 @@ def _validate(pools: Sequence[PoolState], users: Sequence[UserState], max_concur
     if len(set(names)) != len(names):
         raise ValueError(f"user names must be unique, got {sorted(names)}")
     for user in users:
-        if not (math.isfinite(user.weight) and user.weight > 0):
-            raise ValueError(f"weight of user {user.name!r} must be finite and > 0, got {user.weight}")
-        if user.cap is not None and user.cap < 0:
-            raise ValueError(f"cap of user {user.name!r} must be >= 0 or None, got {user.cap}")
-        if math.isnan(user.arrival):
-            raise ValueError(f"arrival of user {user.name!r} must not be NaN")
-        if not (math.isfinite(user.served) and user.served >= 0):
-            raise ValueError(f"served of user {user.name!r} must be finite and >= 0, got {user.served}")
-        for label, counts in (("running", user.running), ("queued", user.queued)):
-            for key, n in counts.items():
-                if n < 0:
-                    raise ValueError(f"{label}[{key!r}] of user {user.name!r} must be >= 0, got {n}")
+        _validate_user(user)
+
+
+def _validate_user(user: UserState) -> None:
+    if not (math.isfinite(user.weight) and user.weight > 0):
+        raise ValueError(f"weight of user {user.name!r} must be finite and > 0, got {user.weight}")
+    if user.cap is not None and user.cap < 0:
+        raise ValueError(f"cap of user {user.name!r} must be >= 0 or None, got {user.cap}")
+    if math.isnan(user.arrival):
+        raise ValueError(f"arrival of user {user.name!r} must not be NaN")
+    if not (math.isfinite(user.served) and user.served >= 0):
+        raise ValueError(f"served of user {user.name!r} must be finite and >= 0, got {user.served}")
+    for label, counts in (("running", user.running), ("queued", user.queued)):
+        for key, n in counts.items():
+            if n < 0:
+                raise ValueError(f"{label}[{key!r}] of user {user.name!r} must be >= 0, got {n}")
 
 
 def _capacities(pools: Sequence[PoolState], users: Sequence[UserState]) -> dict[str, int]:
