@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from fairscribe.shared import config
 from fairscribe.shared.errors import ConfigError
+
+N = TypeVar("N", int, float)
 
 ENGINES = ("assemblyai", "local", "simulated")
 ACCOUNT_DEFAULT_WORKERS = {"free": 5, "paid": 20}
@@ -26,30 +30,25 @@ def available_cores() -> int:
     return max(cores, 1)
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _number(name: str, default: N, minimum: N, parse: Callable[[str], N], kind: str) -> N:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from None
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    return _number(name, default, minimum, int, "a whole number")
 
 
 def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
-    return value
+    return _number(name, default, minimum, float, "a number")
 
 
 @dataclass(frozen=True)
