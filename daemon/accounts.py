@@ -55,7 +55,11 @@ class Accounts:
         self.db = db
 
     def ensure(self, name: str) -> Account:
-        """The account of an OS user, made on first contact."""
+        """The account of an OS user, made on first contact. Every request names its caller, so
+        the common case (the account exists) must not take the store's write lock."""
+        existing = self.get(name)
+        if existing is not None:
+            return existing
         with self.db.write() as conn:
             row = conn.execute(select(USERS).where(USERS.c.name == name)).one_or_none()
             if row is None:

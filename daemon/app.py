@@ -81,8 +81,15 @@ class Daemon:
         schedules = Schedules(self.db, self.store, self.scheduler, self.service)
         self.schedules = self.service.schedules = schedules
         lease = self.settings.lease_seconds
+        # Two instances may overlap for a moment (a wake-up while the last pass returns): the second
+        # finds the lock taken, and the first looks at the flag again after releasing it.
         self.scheduler.add_job(
-            self._dispatch, "interval", seconds=DISPATCH_INTERVAL, id="dispatch", next_run_time=datetime.now(UTC)
+            self._dispatch,
+            "interval",
+            seconds=DISPATCH_INTERVAL,
+            id="dispatch",
+            next_run_time=datetime.now(UTC),
+            max_instances=2,
         )
         self.scheduler.add_job(self._heartbeat, "interval", seconds=lease / 3, id="heartbeat")
         self.scheduler.add_job(
@@ -108,25 +115,30 @@ class Daemon:
         """Run a dispatch pass as soon as possible (after a submit, a completion, a change)."""
         self._dirty.set()
         if self._dispatching.locked():
-            return  # the pass under way sees the flag and goes round once more
+            return  # the pass under way looks at the flag again after it lets go of the lock
         try:
             self.scheduler.modify_job("dispatch", next_run_time=datetime.now(UTC))
         except Exception:
             log.debug("dispatch wake-up ignored during shutdown")
 
     def _dispatch(self) -> None:
-        if not self._dispatching.acquire(blocking=False):
-            return
-        try:
-            while not self.stopping.is_set():
-                self._dirty.clear()
-                self.dispatcher.run_pass()
-                if not self._dirty.is_set():
-                    break
-        except Exception:
-            log.exception("dispatch pass failed; the next one will retry")
-        finally:
-            self._dispatching.release()
+        # A wake-up may land between a pass's last look at the flag and the lock's release: the
+        # holder therefore looks once more after releasing, so no wake-up is ever lost.
+        while not self.stopping.is_set():
+            if not self._dispatching.acquire(blocking=False):
+                return
+            try:
+                while not self.stopping.is_set():
+                    self._dirty.clear()
+                    self.dispatcher.run_pass()
+                    if not self._dirty.is_set():
+                        break
+            except Exception:
+                log.exception("dispatch pass failed; the next one will retry")
+            finally:
+                self._dispatching.release()
+            if not self._dirty.is_set():
+                return
 
     def _start_claim(self, claim: Claim) -> None:
         log.debug("user=%s pool=%s claim of %d files", claim.user, claim.pool, len(claim.tasks))

@@ -75,6 +75,8 @@ def write_outputs(transcript: Transcript, out_base: Path, formats: Sequence[str]
     for fmt, path in paths.items():
         _write_atomically(path, _RENDERERS[fmt](transcript).encode("utf-8"))
         written.append(path)
+    # One folder fsync makes every rename above durable: the task is marked done only after it.
+    _fsync_dir(out_base.parent)
     return written
 
 
@@ -279,7 +281,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
