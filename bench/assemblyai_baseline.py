@@ -74,9 +74,7 @@ class Workload:
     def make_folders(self, root: Path) -> dict[str, list[Path]]:
         """Each user's folder of distinct WAVs (no two files anywhere share content)."""
         return {
-            user: noise_wavs(
-                root / user, self.files_per_user, self.audio_seconds, f"{self.seed}/{user}"
-            )
+            user: noise_wavs(root / user, self.files_per_user, self.audio_seconds, f"{self.seed}/{user}")
             for user in self.users
         }
 
@@ -141,9 +139,7 @@ def outputs_matched(files: Sequence[Path], texts: Iterable[str]) -> int:
     return len(wanted & set(texts))
 
 
-def run_figures(
-    label: str, workload: Workload, stats: ServerStats, users: Sequence[UserFigures]
-) -> RunFigures:
+def run_figures(label: str, workload: Workload, stats: ServerStats, users: Sequence[UserFigures]) -> RunFigures:
     return RunFigures(
         label=label,
         users=tuple(users),
@@ -161,9 +157,7 @@ def _sdk_user(
 ) -> tuple[float, list[str], str | None]:
     """What a user writes with the SDK alone: one group call over the folder, default polling."""
     client = aai.Client(settings=aai.Settings(api_key=key, base_url=server.base_url))
-    transcriber = aai.Transcriber(
-        client=client, config=aai.TranscriptionConfig(speech_models=["universal"])
-    )
+    transcriber = aai.Transcriber(client=client, config=aai.TranscriptionConfig(speech_models=["universal"]))
     start.wait()
     began = time.monotonic()
     texts: list[str] = []

@@ -1,6 +1,6 @@
-"""Helpers for bench/spine.py (and any benchmark that drives a real daemon): a real daemon in a temporary home, token users with
-fake audio, meter sampling, the store read directly (read-only) for ground truth, fairness and
-memory figures.
+"""Helpers for bench/spine.py (and any benchmark that drives a real daemon): a real daemon in a
+temporary home, token users with fake audio, meter sampling, the store read directly (read-only)
+for ground truth, fairness and memory figures.
 
 The benchmarks run the real `fairscribed` as a subprocess (through `tests/support/daemon.py`) and
 talk to it only through the client library, except for the read-only look at its SQLite store
@@ -58,7 +58,7 @@ def parse_time(text: str | None) -> float | None:
         return None
     moment = dt.datetime.fromisoformat(str(text))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
 
 
@@ -89,8 +89,12 @@ def daemon_running(ws: Workspace, name: str, **env: str) -> Iterator[DaemonProce
         yield daemon
     except BaseException:
         alive = daemon.process is not None and daemon.process.poll() is None
-        print(f"!! failure with the daemon {'still running' if alive else f'exited ({daemon.process.returncode})'}; "
-              f"last lines of its log:\n{daemon.log()[-4000:]}", file=sys.stderr, flush=True)
+        print(
+            f"!! failure with the daemon {'still running' if alive else f'exited ({daemon.process.returncode})'}; "
+            f"last lines of its log:\n{daemon.log()[-4000:]}",
+            file=sys.stderr,
+            flush=True,
+        )
         raise
     finally:
         daemon.stop()
@@ -108,8 +112,9 @@ class BenchUser:
         return daemon.client(token=self.token, timeout=120.0)
 
 
-def make_users(daemon: DaemonProcess, ws: Workspace, names: Sequence[str], files: int,
-               tag: str = "") -> list[BenchUser]:
+def make_users(
+    daemon: DaemonProcess, ws: Workspace, names: Sequence[str], files: int, tag: str = ""
+) -> list[BenchUser]:
     """Token users, each with `files` fake audio files in a folder of their own (under their root)."""
     users = []
     for name in names:
@@ -151,8 +156,9 @@ def submit_together(daemon: DaemonProcess, users: Sequence[BenchUser]) -> tuple[
     return released, jobs
 
 
-def wait_jobs(daemon: DaemonProcess, users: Sequence[BenchUser], jobs: dict[str, int], timeout: float,
-              poll: float = 0.1) -> tuple[float, dict[str, dict[str, Any]]]:
+def wait_jobs(
+    daemon: DaemonProcess, users: Sequence[BenchUser], jobs: dict[str, int], timeout: float, poll: float = 0.1
+) -> tuple[float, dict[str, dict[str, Any]]]:
     """Poll until every job is terminal; returns (monotonic time it was seen, final job dicts)."""
     clients = {u.name: u.client(daemon) for u in users}
     deadline = time.monotonic() + timeout
@@ -185,8 +191,16 @@ class StoreReader:
 
     def held_slots(self) -> dict[int, int]:
         """Worker slots held per user id: one claim (of one or more tasks) holds one slot."""
-        return dict(self.conn.execute(
-            "SELECT user_id, COUNT(DISTINCT claim_id) FROM tasks WHERE state='running' GROUP BY user_id"))
+        return dict(
+            self.conn.execute(
+                "SELECT user_id, COUNT(DISTINCT claim_id) FROM tasks WHERE state='running' GROUP BY user_id"
+            )
+        )
+
+    def started(self, job_id: int) -> bool:
+        """Whether any task of the job has left the queue (claimed, finished or failed)."""
+        row = self.conn.execute("SELECT 1 FROM tasks WHERE job_id=? AND state!='queued' LIMIT 1", (job_id,))
+        return row.fetchone() is not None
 
     def task_times(self, job_id: int) -> list[tuple[float | None, float | None]]:
         """(started_at, finished_at) of each task of a job, as epoch seconds."""
@@ -307,14 +321,22 @@ class LoadMeter:
         now = self._read()
         wall = now[0] - self.start[0]
         busy, daemon, me = (now[i] - self.start[i] for i in (1, 2, 3))
-        return {"wall": wall, "daemon": daemon, "bench": me, "others": max(0.0, busy - daemon - me),
-                "cpus": float(os.cpu_count() or 1)}
+        return {
+            "wall": wall,
+            "daemon": daemon,
+            "bench": me,
+            "others": max(0.0, busy - daemon - me),
+            "cpus": float(os.cpu_count() or 1),
+        }
 
     def describe(self) -> str:
         r = self.report()
-        return (f"CPU over {r['wall']:.1f}s: daemon {r['daemon']:.1f}s ({100 * r['daemon'] / r['wall']:.0f}% of a core), "
-                f"benchmark {r['bench']:.1f}s, other processes {r['others']:.1f}s "
-                f"({100 * r['others'] / (r['wall'] * r['cpus']):.0f}% of the machine)")
+        core = 100 * r["daemon"] / r["wall"]
+        return (
+            f"CPU over {r['wall']:.1f}s: daemon {r['daemon']:.1f}s ({core:.0f}% of a core), "
+            f"benchmark {r['bench']:.1f}s, other processes {r['others']:.1f}s "
+            f"({100 * r['others'] / (r['wall'] * r['cpus']):.0f}% of the machine)"
+        )
 
 
 @contextlib.contextmanager
@@ -327,9 +349,24 @@ def py_spy(daemon: DaemonProcess, folder: str | None, name: str, rate: int = 100
     Path(folder).mkdir(parents=True, exist_ok=True)
     target = Path(folder) / f"{name}.txt"
     assert daemon.process is not None
-    spy = subprocess.Popen([binary, "record", "--pid", str(daemon.process.pid), "--idle", "--threads",
-                            "--format", "raw", "--rate", str(rate), "--output", str(target)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(daemon.process.pid),
+            "--idle",
+            "--threads",
+            "--format",
+            "raw",
+            "--rate",
+            str(rate),
+            "--output",
+            str(target),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     try:
         yield
@@ -347,4 +384,5 @@ def mib(value: int) -> float:
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} CPUs, {mib(psutil.virtual_memory().total) / 1024:.1f} GiB RAM, Python {sys.version.split()[0]}"
+    memory = mib(psutil.virtual_memory().total) / 1024
+    return f"{os.cpu_count()} CPUs, {memory:.1f} GiB RAM, Python {sys.version.split()[0]}"
