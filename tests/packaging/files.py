@@ -88,20 +88,26 @@ def env_vars_read(*folders: Path) -> set[str]:
     """Every environment variable the Python sources under `folders` read.
 
     Direct reads with a literal name count, and so do calls with a literal first argument to a
-    helper whose parameter is the name it reads (`_int("FAIRSCRIBE_WORKERS", ...)` in settings.py).
+    helper whose parameter is the name it reads (`_int("FAIRSCRIBE_WORKERS", ...)` in settings.py),
+    including helpers that hand the name on to another helper.
     """
     names: set[str] = set()
     trees = [ast.parse(path.read_text(), str(path)) for folder in folders for path in sorted(folder.rglob("*.py"))]
+    functions = [f for tree in trees for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
     helpers: dict[str, int] = {}
-    for tree in trees:
-        for function in ast.walk(tree):
-            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
+    while True:
+        found = len(helpers)
+        for function in functions:
             params = [a.arg for a in function.args.posonlyargs + function.args.args]
             for node in ast.walk(function):
                 argument = _env_read_argument(node)
+                if argument is None and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    index = helpers.get(node.func.id)
+                    argument = node.args[index] if index is not None and index < len(node.args) else None
                 if isinstance(argument, ast.Name) and argument.id in params:
                     helpers[function.name] = params.index(argument.id)
+        if len(helpers) == found:
+            break
     for tree in trees:
         for node in ast.walk(tree):
             argument = _env_read_argument(node)
