@@ -202,8 +202,9 @@ def run_baseline(workload: Workload) -> RunFigures:
     return run_figures("SDK transcribe_group per user (baseline)", workload, stats, users)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def workload_parser(description: str) -> argparse.ArgumentParser:
+    """The command-line options that describe a `Workload`, shared by both halves of the benchmark."""
+    parser = argparse.ArgumentParser(description=description)
     defaults = Workload()
     parser.add_argument("--files", type=int, default=defaults.files_per_user, help="per user")
     parser.add_argument("--processing", type=float, default=defaults.processing_seconds)
@@ -212,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p500", type=float, default=defaults.p500)
     parser.add_argument("--retry-after", type=float, default=defaults.retry_after)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    args = parser.parse_args(argv)
-    workload = Workload(
+    return parser
+
+
+def workload_from(args: argparse.Namespace) -> Workload:
+    return Workload(
         files_per_user=args.files,
         processing_seconds=args.processing,
         account_concurrency=args.concurrency,
@@ -222,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=args.retry_after,
         seed=args.seed,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    workload = workload_from(workload_parser(__doc__.split("\n\n")[0]).parse_args(argv))
     print(f"workload: {workload}")
     print(run_baseline(workload).report())
     return 0

@@ -22,7 +22,6 @@ and 429s the service sent.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tempfile
@@ -41,6 +40,8 @@ from assemblyai_baseline import (  # noqa: E402
     outputs_matched,
     run_baseline,
     run_figures,
+    workload_from,
+    workload_parser,
 )
 
 from tests.support.assemblyai_fixtures import (  # noqa: E402
@@ -106,15 +107,7 @@ def run_fairscribe(workload: Workload, poll_seconds: float | None, rate_limit: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    defaults = Workload()
-    parser.add_argument("--files", type=int, default=defaults.files_per_user, help="per user")
-    parser.add_argument("--processing", type=float, default=defaults.processing_seconds)
-    parser.add_argument("--concurrency", type=int, default=defaults.account_concurrency)
-    parser.add_argument("--p429", type=float, default=defaults.p429)
-    parser.add_argument("--p500", type=float, default=defaults.p500)
-    parser.add_argument("--retry-after", type=float, default=defaults.retry_after)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser = workload_parser(__doc__.split("\n\n")[0])
     parser.add_argument(
         "--fast-poll", type=float, default=0.1, help="ASSEMBLYAI_POLL_SECONDS of the third half (0 to skip it)"
     )
@@ -125,15 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         help="ASSEMBLYAI_RATE_LIMIT of the daemon (default: AssemblyAI's 20,000 per 5 min)",
     )
     args = parser.parse_args(argv)
-    workload = Workload(
-        files_per_user=args.files,
-        processing_seconds=args.processing,
-        account_concurrency=args.concurrency,
-        p429=args.p429,
-        p500=args.p500,
-        retry_after=args.retry_after,
-        seed=args.seed,
-    )
+    workload = workload_from(args)
     print(f"workload: {workload}", flush=True)
     print(run_baseline(workload).report(), flush=True)
     print(run_fairscribe(workload, None, args.rate_limit).report(), flush=True)
