@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 
 from fairscribe.gui.app import Gui
-from fairscribe.gui.status import Link
 from fairscribe.shared import autostart
 from tests.support.daemon import DaemonProcess, make_fake_audio, wait_for_job
 
@@ -49,11 +48,6 @@ def test_a_lost_daemon_is_shown_and_the_window_catches_up_after_it_returns(
     daemon.start()
     with daemon.client() as client:
         assert wait_for_job(client, job_id, timeout=20)["state"] == "done"
-    QApplication.processEvents()
-    if gui.session.status.link is Link.NOT_RESPONDING:
-        # The batch ended while the window was away (on a slow machine its next attempt may already
-        # have come): until it reconnects it must not pretend to know.
-        assert only_job(gui)["state"] == "active"
 
     # By itself, at its next attempt: reconnected, replayed the batch's end, and caught up.
     qtbot.waitUntil(lambda: gui.session.status.responding, timeout=10000)
