@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -218,7 +218,26 @@ class Sample:
     truth: dict[str, int] | None = None  # slots held per user, read from the store
 
 
-class MeterSampler:
+class Background:
+    """A sampling loop on its own thread for the length of a `with` block."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class MeterSampler(Background):
     """Samples `meters` (and, optionally, the store's held slots) every `interval` seconds in a thread."""
 
     def __init__(self, daemon: DaemonProcess, interval: float = 0.05, store: StoreReader | None = None) -> None:
@@ -227,16 +246,7 @@ class MeterSampler:
         self.store = store
         self.samples: list[Sample] = []
         self.latencies: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="meter-sampler", daemon=True)
-
-    def __enter__(self) -> MeterSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__("meter-sampler")
 
     def _run(self) -> None:
         names = self.store.names() if self.store else {}
@@ -262,23 +272,14 @@ class MeterSampler:
                     next_tick = time.monotonic()
 
 
-class RssWatcher:
+class RssWatcher(Background):
     """Tracks a process's resident memory: VmHWM (kernel's peak) and VmRSS sampled meanwhile."""
 
     def __init__(self, pid: int, interval: float = 0.5) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
         self.peak_sampled = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-watcher", daemon=True)
-
-    def __enter__(self) -> RssWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__("rss-watcher")
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -24,6 +24,8 @@ from fairscribe.daemon.transitions import (
     job_state,
 )
 
+# What a task keeps of its lease once the lease is over: nothing.
+LEASE_ENDED: dict[str, Any] = {"claim_id": None, "lease_owner": None, "lease_expires_at": None}
 TERMINAL_JOB_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 
 
@@ -299,13 +301,16 @@ class Store:
 
     def _transition(self, task_id: int, holder: str | None, event: TaskEvent, **values: Any) -> bool:
         """Apply `event` to one task, only if it is still in a state the event may start from and
-        (when `holder` is given) still leased by that claim."""
+        (when `holder` is given) still leased by that claim. Every such event ends the task's lease."""
         with self.db.write() as conn:
             condition = and_(TASKS.c.id == task_id, TASKS.c.state.in_(_sources(event)))
             if holder is not None:
                 condition = and_(condition, TASKS.c.claim_id == holder)
             row = conn.execute(
-                update(TASKS).where(condition).values(**values).returning(TASKS.c.job_id, TASKS.c.user_id, TASKS.c.path)
+                update(TASKS)
+                .where(condition)
+                .values(**values, **LEASE_ENDED)
+                .returning(TASKS.c.job_id, TASKS.c.user_id, TASKS.c.path)
             ).one_or_none()
             if row is None:
                 return False
@@ -332,9 +337,6 @@ class Store:
             finished_at=utcnow(),
             error=None,
             progress=1.0,
-            claim_id=None,
-            lease_owner=None,
-            lease_expires_at=None,
             audio_seconds=func.coalesce(audio_seconds, TASKS.c.audio_seconds),
         )
 
@@ -346,9 +348,6 @@ class Store:
             state=str(TaskState.FAILED),
             finished_at=utcnow(),
             error=reason,
-            claim_id=None,
-            lease_owner=None,
-            lease_expires_at=None,
         )
 
     def cancel_running(self, task_id: int, claim_id: str) -> bool:
@@ -358,9 +357,6 @@ class Store:
             TaskEvent.CANCEL,
             state=str(TaskState.CANCELLED),
             finished_at=utcnow(),
-            claim_id=None,
-            lease_owner=None,
-            lease_expires_at=None,
         )
 
     def retry_later(self, task_id: int, claim_id: str, reason: str, not_before: datetime) -> bool:
@@ -372,9 +368,6 @@ class Store:
             state=str(TaskState.QUEUED),
             error=reason,
             not_before=not_before,
-            claim_id=None,
-            lease_owner=None,
-            lease_expires_at=None,
         )
 
     def release(self, task_ids: Sequence[int], claim_id: str) -> int:
@@ -391,9 +384,7 @@ class Store:
                 )
                 .values(
                     state=str(TaskState.QUEUED),
-                    claim_id=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
+                    **LEASE_ENDED,
                     attempts=case((TASKS.c.attempts > 0, TASKS.c.attempts - 1), else_=0),
                 )
             ).rowcount
@@ -442,7 +433,7 @@ class Store:
                 conn.execute(
                     update(TASKS)
                     .where(TASKS.c.state == TaskState.RUNNING, TASKS.c.lease_expires_at < now)
-                    .values(state=str(TaskState.QUEUED), claim_id=None, lease_owner=None, lease_expires_at=None)
+                    .values(state=str(TaskState.QUEUED), **LEASE_ENDED)
                 )
                 for user_id, job_id, count in expired:
                     eventlog.append(conn, "lease.expired", user_id=user_id, job_id=job_id, requeued=count)
@@ -454,7 +445,7 @@ class Store:
             return conn.execute(
                 update(TASKS)
                 .where(TASKS.c.state == TaskState.RUNNING)
-                .values(state=str(TaskState.QUEUED), claim_id=None, lease_owner=None, lease_expires_at=None)
+                .values(state=str(TaskState.QUEUED), **LEASE_ENDED)
             ).rowcount
 
     def fail_queued(self, job_id: int, reason: str) -> int:

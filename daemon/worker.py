@@ -11,8 +11,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ class JobSpec:
     formats: tuple[str, ...]
     language: str | None
     options: dict[str, Any]
+    # The owner's engine credentials, read once per job of a claim rather than once per file.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 class Worker:
@@ -102,6 +104,7 @@ class Worker:
             outputs.parse_formats(row.formats),
             row.language,
             dict(row.options or {}),
+            self.accounts.credentials(row.user_id).values,
         )
 
     def _run_task(self, claim: Claim, task: ClaimedTask, job: JobSpec) -> None:
@@ -163,7 +166,7 @@ class Worker:
             language=job.language,
             options=job.options,
             remote=RemoteState(task.remote_intent, task.remote_id),
-            credentials=self.accounts.credentials(claim.user_id).values,
+            credentials=job.credentials,
             report_progress=progress,
             remember=remember,
             should_stop=lambda: stop.is_set() or self.stopping.is_set(),
