@@ -52,7 +52,8 @@ def test_a_lost_daemon_is_shown_and_the_window_catches_up_after_it_returns(
     # By itself, at its next attempt: reconnected, replayed the batch's end, and caught up.
     qtbot.waitUntil(lambda: gui.session.status.responding, timeout=10000)
     qtbot.waitUntil(lambda: only_job(gui)["state"] == "done", timeout=5000)
-    assert window.table.isEnabled() and not window.retry_now.isVisible()
+    # The window repaints on a coalescing timer: wait for it rather than racing it.
+    qtbot.waitUntil(lambda: window.table.isEnabled() and not window.retry_now.isVisible(), timeout=5000)
     assert "· responding" in window.status_line.text()
     qtbot.waitUntil(lambda: len(notified) == 1, timeout=5000)
     assert notified == [f"job {job_id} done: 24 of 24"]
